@@ -1,0 +1,107 @@
+# Pitchlake event processor -- one flat Makefile (git/skarnet style, no autotools).
+#
+#   make            build every program into bin/
+#   make check      build, then run the TAP suite with prove
+#   make asan       build with ASan+UBSan into build/asan and run the suite there
+#   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make bench      benchmarks (figures, never pass/fail): see BENCH.md
+#   make format     clang-format every C file in place (format-check: verify only)
+#   make install    install programs and scripts under $(PREFIX)
+#
+# Configuration: make VAR=value, or put the assignments in an optional config.mak.
+
+CC ?= cc
+PREFIX ?= /usr/local
+OPT ?= -O2
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+WARN = -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wmissing-prototypes \
+       -Wshadow -Wformat=2 -Wvla -Wwrite-strings -Wno-format-nonliteral -fno-common
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -Icommon \
+             -I$(PG_INCLUDE) $(CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS ?=
+FUZZ_SECONDS ?= 20
+PROVE ?= prove
+-include config.mak
+
+# O: build directory (objects, libraries); B: where programs go.
+O ?= build
+B ?= bin
+
+COMMON_SRC := $(filter-out common/pg%.c,$(wildcard common/*.c))
+PGCOMMON_SRC := $(wildcard common/pg*.c)
+COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC))
+PGCOMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(PGCOMMON_SRC))
+LIB := $(O)/libpl.a
+PGLIB := $(O)/libplpq.a
+
+# Programs that talk to PostgreSQL link libpq; the others (ep-apply, chain-sim) do not.
+PG_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/pg-*.c bin/block-fetch.c))
+ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
+PURE_PROGS := $(filter-out $(PG_PROGS),$(ALL_PROGS))
+PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
+
+all: $(PROGRAMS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(PGLIB): $(PGCOMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(addprefix $(B)/,$(PURE_PROGS)): $(B)/%: $(O)/bin/%.o $(LIB)
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ -lgmp
+
+$(addprefix $(B)/,$(PG_PROGS)): $(B)/%: $(O)/bin/%.o $(PGLIB) $(LIB)
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ -lpq -lgmp
+
+check: all
+	BIN=$(abspath $(B)) $(PROVE) -f tests/t*.sh
+
+# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) O=build/asan B=build/asan/bin OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  BIN=$(abspath build/asan/bin) PL_SANITIZED=1 $(PROVE) -f tests/t*.sh
+
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz; \
+	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(COMMON_SRC) -lgmp; \
+	  mkdir -p build/fuzz/$$t-corpus; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    build/fuzz/$$t-corpus fuzz/corpus/$$t 2>build/fuzz/$$t.log \
+	    || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
+	  tail -n 1 build/fuzz/$$t.log; \
+	done
+
+bench: all
+	scripts/bench-ep-apply
+
+format:
+	clang-format -i bin/*.c common/*.c common/*.h fuzz/*.c
+
+format-check:
+	clang-format --dry-run --Werror bin/*.c common/*.c common/*.h fuzz/*.c
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin
+
+clean:
+	rm -rf build $(PROGRAMS) tests/out
+
+.PHONY: all check asan fuzz bench format format-check install clean
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

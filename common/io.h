@@ -1,0 +1,83 @@
+/*
+ * io.h -- safe line I/O: growable string buffers, whole-buffer writes that
+ * survive EINTR and short writes, and a bounded line reader usable both in
+ * blocking loops and in poll() loops.
+ */
+#ifndef PL_IO_H
+#define PL_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A growable byte buffer, always NUL-terminated.  Zero-initialise or sb_init. */
+struct sb {
+	char *buf;
+	size_t len, cap;
+};
+#define SB_INIT {NULL, 0, 0}
+
+void sb_init(struct sb *sb);
+void sb_free(struct sb *sb);
+void sb_reset(struct sb *sb);
+void sb_grow(struct sb *sb, size_t extra);
+void sb_add(struct sb *sb, const void *p, size_t n);
+void sb_adds(struct sb *sb, const char *s);
+void sb_addc(struct sb *sb, char c);
+void sb_addf(struct sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_add_u64(struct sb *sb, uint64_t v);
+void sb_add_i64(struct sb *sb, int64_t v);
+
+/* write(2) until all of buf is written, retrying EINTR and short writes.
+ * Returns 0, or -1 with errno set. */
+int io_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Write buf to stdout in full.  If the reader has gone (EPIPE), die quietly
+ * the way git does: re-raise SIGPIPE with the default action (status 141).
+ * Any other error is fatal: "unable to write output: <strerror>", exit 75.
+ */
+void io_out(const void *buf, size_t len);
+/* Call once at start-up: ignore SIGPIPE so that io_out() sees EPIPE. */
+void io_init_stdout(void);
+/* Call at exit: close stdout and die if that reports an error (jq-style). */
+void io_close_stdout(void);
+
+/* Bounded line reader. */
+struct lr {
+	int fd;
+	char *buf;
+	size_t cap;   /* allocated size */
+	size_t start; /* first unconsumed byte */
+	size_t end;   /* end of valid data */
+	size_t scan;  /* bytes after start already known to contain no '\n' */
+	size_t max;   /* longest accepted line, without the '\n' */
+	uint64_t lineno; /* number of the line last returned (1-based) */
+	int eof;
+};
+
+void lr_init(struct lr *lr, int fd, size_t max_line);
+void lr_free(struct lr *lr);
+/*
+ * Read once from the fd (retrying EINTR).  Returns the number of bytes read,
+ * 0 at EOF (and sets lr->eof), -1 on error with errno set (EAGAIN for a
+ * non-blocking fd with nothing to read).
+ */
+ssize_t lr_fill(struct lr *lr);
+/*
+ * Take the next complete line out of the buffer without reading.  Returns
+ * 1 and sets *line (NUL-terminated in place, without '\n') and *len;
+ * 0 when no complete line is buffered; -1 when the line exceeds lr->max
+ * (err_msg() explains).
+ */
+int lr_getline(struct lr *lr, char **line, size_t *len);
+/*
+ * Blocking convenience: lr_getline, filling as needed.  Returns 1 for a
+ * line, 0 at EOF (bytes after the last '\n' are reported by lr_partial()),
+ * -1 on error (err_msg() explains).
+ */
+int lr_next(struct lr *lr, char **line, size_t *len);
+/* Bytes left in the buffer at EOF: a last line without its '\n'. */
+size_t lr_partial(const struct lr *lr);
+
+#endif

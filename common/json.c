@@ -1,0 +1,444 @@
+/*
+ * json.c -- see json.h.  An iterative tokenizer with an explicit stack.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "die.h"
+#include "json.h"
+
+void js_init(struct js *js)
+{
+	memset(js, 0, sizeof *js);
+}
+
+void js_free(struct js *js)
+{
+	free(js->t);
+	js_init(js);
+}
+
+static uint32_t push(struct js *js, uint8_t type, size_t off)
+{
+	if (js->n == js->cap) {
+		js->cap = js->cap ? js->cap * 2 : 64;
+		js->t = xrealloc(js->t, js->cap * sizeof *js->t);
+	}
+	struct js_tok *t = &js->t[js->n];
+	t->type = type;
+	t->esc = 0;
+	t->off = (uint32_t)off;
+	t->len = 0;
+	t->next = 0;
+	t->n = 0;
+	return js->n++;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Validate one UTF-8 sequence starting at s[i]; return its length or 0. */
+static size_t utf8_len(const unsigned char *s, size_t i, size_t len)
+{
+	unsigned c = s[i];
+	size_t n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		n = 2, min = 0x80, c &= 0x1f;
+	else if ((c & 0xf0) == 0xe0)
+		n = 3, min = 0x800, c &= 0x0f;
+	else if ((c & 0xf8) == 0xf0)
+		n = 4, min = 0x10000, c &= 0x07;
+	else
+		return 0;
+	if (i + n > len)
+		return 0;
+	for (size_t k = 1; k < n; k++) {
+		if ((s[i + k] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i + k] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Scan a string starting after its opening quote; return index after the closing quote. */
+static int scan_string(struct js *js, uint32_t tok, const char *s, size_t i, size_t len, size_t *end)
+{
+	size_t start = i;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"') {
+			js->t[tok].len = (uint32_t)(i - start);
+			*end = i + 1;
+			return 0;
+		}
+		if (c < 0x20)
+			return error("control character in string at column %zu", i + 1);
+		if (c == '\\') {
+			js->t[tok].esc = 1;
+			if (i + 1 >= len)
+				break;
+			char e = s[i + 1];
+			if (e == 'u') {
+				if (i + 6 > len || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) || !is_hex(s[i + 4]) || !is_hex(s[i + 5]))
+					return error("bad \\u escape at column %zu", i + 1);
+				i += 6;
+			} else if (strchr("\"\\/bfnrt", e) && e) {
+				i += 2;
+			} else {
+				return error("bad escape at column %zu", i + 1);
+			}
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)s, i, len);
+			if (!n)
+				return error("invalid UTF-8 at column %zu", i + 1);
+			i += n;
+			continue;
+		}
+		i++;
+	}
+	return error("unterminated string");
+}
+
+static int scan_number(const char *s, size_t i, size_t len, size_t *end)
+{
+	size_t st = i;
+	if (i < len && s[i] == '-')
+		i++;
+	if (i >= len)
+		return error("bad number at column %zu", st + 1);
+	if (s[i] == '0') {
+		i++;
+	} else if (s[i] >= '1' && s[i] <= '9') {
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	} else {
+		return error("bad number at column %zu", st + 1);
+	}
+	if (i < len && s[i] == '.') {
+		i++;
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return error("bad number at column %zu", st + 1);
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return error("bad number at column %zu", st + 1);
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	*end = i;
+	return 0;
+}
+
+int js_parse(struct js *js, const char *s, size_t len)
+{
+	uint32_t stack[JS_MAX_DEPTH];
+	int depth = 0;
+	int want_key = 0; /* inside an object, expecting a key (or '}') */
+	int after_value = 0;
+	size_t i = 0;
+
+	if (len > 0x7fffffff)
+		return error("line too long for the JSON parser");
+	js->src = s;
+	js->n = 0;
+
+	for (;;) {
+		i = skip_ws(s, i, len);
+		if (after_value) {
+			/* A value just ended: expect ',' or the container's close, or the end. */
+			if (depth == 0) {
+				if (i != len)
+					return error("unexpected text after the JSON value at column %zu", i + 1);
+				return 0;
+			}
+			struct js_tok *c = &js->t[stack[depth - 1]];
+			if (i >= len)
+				return error("unexpected end of line inside %s", c->type == JS_OBJ ? "an object" : "an array");
+			if (s[i] == ',') {
+				i++;
+				after_value = 0;
+				want_key = c->type == JS_OBJ;
+				continue;
+			}
+			if ((c->type == JS_OBJ && s[i] == '}') || (c->type == JS_ARR && s[i] == ']')) {
+				i++;
+				c->len = (uint32_t)(i - c->off);
+				c->next = js->n;
+				depth--;
+				continue; /* after_value stays set */
+			}
+			return error("expected ',' or '%c' at column %zu", c->type == JS_OBJ ? '}' : ']', i + 1);
+		}
+		if (i >= len)
+			return error(js->n ? "unexpected end of line" : "empty line");
+		if (want_key) {
+			struct js_tok *c = &js->t[stack[depth - 1]];
+			if (s[i] == '}' && c->n == 0) {
+				i++;
+				c->len = (uint32_t)(i - c->off);
+				c->next = js->n;
+				depth--;
+				want_key = 0;
+				after_value = 1;
+				continue;
+			}
+			if (s[i] != '"')
+				return error("expected a member name at column %zu", i + 1);
+			uint32_t k = push(js, JS_STR, i + 1);
+			size_t end;
+			if (scan_string(js, k, s, i + 1, len, &end) < 0)
+				return -1;
+			js->t[k].next = js->n;
+			i = skip_ws(s, end, len);
+			if (i >= len || s[i] != ':')
+				return error("expected ':' at column %zu", i + 1);
+			i++;
+			js->t[stack[depth - 1]].n++;
+			want_key = 0;
+			continue;
+		}
+		/* A value. */
+		char c = s[i];
+		if (c == '{' || c == '[') {
+			if (depth == JS_MAX_DEPTH)
+				return error("JSON nested deeper than %d levels", JS_MAX_DEPTH);
+			/* ']' right after '[' closes an empty array. */
+			uint32_t t = push(js, c == '{' ? JS_OBJ : JS_ARR, i);
+			if (depth > 0 && js->t[stack[depth - 1]].type == JS_ARR)
+				js->t[stack[depth - 1]].n++;
+			stack[depth++] = t;
+			i++;
+			if (c == '{') {
+				want_key = 1;
+			} else {
+				i = skip_ws(s, i, len);
+				if (i < len && s[i] == ']') {
+					i++;
+					js->t[t].len = (uint32_t)(i - js->t[t].off);
+					js->t[t].next = js->n;
+					depth--;
+					after_value = 1;
+				}
+			}
+			continue;
+		}
+		uint32_t t;
+		size_t end = 0;
+		if (c == '"') {
+			t = push(js, JS_STR, i + 1);
+			if (scan_string(js, t, s, i + 1, len, &end) < 0)
+				return -1;
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			t = push(js, JS_NUM, i);
+			if (scan_number(s, i, len, &end) < 0)
+				return -1;
+			js->t[t].len = (uint32_t)(end - i);
+		} else if (len - i >= 4 && !memcmp(s + i, "null", 4)) {
+			t = push(js, JS_NULL, i), end = i + 4, js->t[t].len = 4;
+		} else if (len - i >= 4 && !memcmp(s + i, "true", 4)) {
+			t = push(js, JS_TRUE, i), end = i + 4, js->t[t].len = 4;
+		} else if (len - i >= 5 && !memcmp(s + i, "false", 5)) {
+			t = push(js, JS_FALSE, i), end = i + 5, js->t[t].len = 5;
+		} else {
+			return error("unexpected character '%c' at column %zu", c, i + 1);
+		}
+		js->t[t].next = js->n;
+		if (depth > 0 && js->t[stack[depth - 1]].type == JS_ARR)
+			js->t[stack[depth - 1]].n++;
+		i = end;
+		after_value = 1;
+	}
+}
+
+int js_get(const struct js *js, int obj, const char *key)
+{
+	if (obj < 0 || js->t[obj].type != JS_OBJ)
+		return -1;
+	size_t kl = strlen(key);
+	int k = obj + 1;
+	for (uint32_t m = 0; m < js->t[obj].n; m++) {
+		const struct js_tok *t = &js->t[k];
+		if (!t->esc && t->len == kl && !memcmp(js->src + t->off, key, kl))
+			return k + 1;
+		if (t->esc && js_str_eq(js, k, key))
+			return k + 1;
+		k = (int)js->t[k + 1].next;
+	}
+	return -1;
+}
+
+static unsigned hex4(const char *p)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+static void add_utf8(struct sb *sb, unsigned cp)
+{
+	char b[4];
+	if (cp < 0x80) {
+		sb_addc(sb, (char)cp);
+		return;
+	}
+	if (cp < 0x800) {
+		b[0] = (char)(0xc0 | (cp >> 6));
+		b[1] = (char)(0x80 | (cp & 0x3f));
+		sb_add(sb, b, 2);
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xe0 | (cp >> 12));
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (char)(0x80 | (cp & 0x3f));
+		sb_add(sb, b, 3);
+	} else {
+		b[0] = (char)(0xf0 | (cp >> 18));
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (char)(0x80 | (cp & 0x3f));
+		sb_add(sb, b, 4);
+	}
+}
+
+int js_str(const struct js *js, int tok, struct sb *tmp, const char **s, size_t *n)
+{
+	if (tok < 0 || js->t[tok].type != JS_STR)
+		return -1;
+	const struct js_tok *t = &js->t[tok];
+	const char *p = js->src + t->off;
+	if (!t->esc) {
+		*s = p;
+		*n = t->len;
+		return 0;
+	}
+	sb_reset(tmp);
+	for (uint32_t i = 0; i < t->len;) {
+		if (p[i] != '\\') {
+			sb_addc(tmp, p[i++]);
+			continue;
+		}
+		char e = p[i + 1];
+		i += 2;
+		switch (e) {
+		case 'b': sb_addc(tmp, '\b'); break;
+		case 'f': sb_addc(tmp, '\f'); break;
+		case 'n': sb_addc(tmp, '\n'); break;
+		case 'r': sb_addc(tmp, '\r'); break;
+		case 't': sb_addc(tmp, '\t'); break;
+		case 'u': {
+			unsigned cp = hex4(p + i);
+			i += 4;
+			if (cp >= 0xd800 && cp <= 0xdbff && i + 6 <= t->len && p[i] == '\\' && p[i + 1] == 'u') {
+				unsigned lo = hex4(p + i + 2);
+				if (lo >= 0xdc00 && lo <= 0xdfff) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+					i += 6;
+				}
+			}
+			if (cp >= 0xd800 && cp <= 0xdfff)
+				cp = 0xfffd; /* lone surrogate */
+			add_utf8(tmp, cp);
+			break;
+		}
+		default: sb_addc(tmp, e); break;
+		}
+	}
+	*s = tmp->buf ? tmp->buf : "";
+	*n = tmp->len;
+	return 0;
+}
+
+int js_str_eq(const struct js *js, int tok, const char *s)
+{
+	if (tok < 0 || js->t[tok].type != JS_STR)
+		return 0;
+	const struct js_tok *t = &js->t[tok];
+	size_t n = strlen(s);
+	if (!t->esc)
+		return t->len == n && !memcmp(js->src + t->off, s, n);
+	struct sb tmp = SB_INIT;
+	const char *p;
+	size_t pn;
+	js_str(js, tok, &tmp, &p, &pn);
+	int eq = pn == n && !memcmp(p, s, n);
+	sb_free(&tmp);
+	return eq;
+}
+
+int js_u63(const struct js *js, int tok, int64_t *out)
+{
+	if (tok < 0 || js->t[tok].type != JS_NUM)
+		return -1;
+	const char *p = js->src + js->t[tok].off;
+	uint32_t n = js->t[tok].len;
+	if (n == 0 || n > 18 || p[0] == '-')
+		return -1;
+	int64_t v = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+void sb_add_jstr(struct sb *sb, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	sb_grow(sb, n + 2);
+	sb_addc(sb, '"');
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_add(sb, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': sb_add(sb, "\\\"", 2); break;
+		case '\\': sb_add(sb, "\\\\", 2); break;
+		case '\n': sb_add(sb, "\\n", 2); break;
+		case '\t': sb_add(sb, "\\t", 2); break;
+		case '\r': sb_add(sb, "\\r", 2); break;
+		default: {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			sb_add(sb, e, 6);
+		}
+		}
+	}
+	sb_add(sb, s + run, n - run);
+	sb_addc(sb, '"');
+}
+
+void sb_add_jraw(struct sb *sb, const struct js *js, int tok)
+{
+	const struct js_tok *t = &js->t[tok];
+	if (t->type == JS_STR)
+		sb_add(sb, js->src + t->off - 1, t->len + 2);
+	else
+		sb_add(sb, js->src + t->off, t->len);
+}

@@ -1,0 +1,128 @@
+/*
+ * pgconn.c -- see pgconn.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "pgconn.h"
+
+static int looks_permanent(const char *msg)
+{
+	static const char *const perm[] = {
+		"password authentication failed", "does not exist", "no pg_hba.conf entry",
+		"invalid connection option", "missing \"=\"", "invalid URI", "invalid sslmode",
+		"role \"", "authentication failed", NULL};
+	for (int i = 0; perm[i]; i++)
+		if (strstr(msg, perm[i]))
+			return 1;
+	return 0;
+}
+
+PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent)
+{
+	const char *keys[] = {"dbname", "application_name", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "connect_timeout", NULL};
+	const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, appname, "1", "10", "5",
+		"3", "10", NULL};
+	char *errmsg = NULL;
+	*permanent = 0;
+	if (conninfo && *conninfo) {
+		PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+		if (!opts) {
+			*permanent = 1;
+			error("invalid connection string: %s", errmsg ? errmsg : "out of memory");
+			PQfreemem(errmsg);
+			return NULL;
+		}
+		PQconninfoFree(opts);
+	}
+	/* expand_dbname=1: a conninfo string in dbname is expanded; later keys
+	 * (application_name, keepalives) only fill what it does not set. */
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c) {
+		error("out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		char *m = PQerrorMessage(c);
+		size_t n = strlen(m);
+		while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+			m[--n] = '\0';
+		*permanent = looks_permanent(m);
+		error("%s", m);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+void pgc_sleep_ms(long ms)
+{
+	if (getenv("PL_TEST_NO_SLEEP") || ms <= 0)
+		return;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+PGconn *pgc_connect_or_die(const char *conninfo, const char *appname, int wait_seconds)
+{
+	long delay = 100;
+	time_t deadline = time(NULL) + wait_seconds;
+	unsigned seed = (unsigned)getpid();
+	for (;;) {
+		int permanent;
+		PGconn *c = pgc_connect(conninfo, appname, &permanent);
+		if (c) {
+			pgc_exec_or_die(c, "SET statement_timeout = '300s'", PGRES_COMMAND_OK, "set statement_timeout");
+			pgc_exec_or_die(c, "SET idle_in_transaction_session_timeout = '60s'", PGRES_COMMAND_OK,
+				"set idle_in_transaction_session_timeout");
+			return c;
+		}
+		if (permanent)
+			die_code(EXIT_CONFIG, "unable to connect to the database: %s", err_msg());
+		if (time(NULL) >= deadline)
+			die_code(EXIT_UNAVAILABLE, "unable to connect to the database: %s", err_msg());
+		long jitter = (long)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
+		pgc_sleep_ms(delay + jitter);
+		delay = delay * 2 > 5000 ? 5000 : delay * 2;
+	}
+}
+
+int pgc_conn_lost(PGconn *conn, const PGresult *res)
+{
+	if (PQstatus(conn) == CONNECTION_BAD)
+		return 1;
+	if (res) {
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		/* Class 08: connection exception; 57P01..03: admin shutdown / crash / cannot connect now. */
+		if (st && (!strncmp(st, "08", 2) || !strncmp(st, "57P", 3)))
+			return 1;
+	}
+	return 0;
+}
+
+void pgc_die(PGconn *conn, const PGresult *res, int code, const char *what)
+{
+	const char *m = res ? PQresultErrorMessage(res) : NULL;
+	if (!m || !*m)
+		m = PQerrorMessage(conn);
+	size_t n = strlen(m);
+	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	if (pgc_conn_lost(conn, res))
+		code = EXIT_TEMPFAIL;
+	die_code(code, "unable to %s: %.*s", what, (int)n, m);
+}
+
+void pgc_exec_or_die(PGconn *conn, const char *sql, ExecStatusType want, const char *what)
+{
+	PGresult *r = PQexec(conn, sql);
+	if (PQresultStatus(r) != want)
+		pgc_die(conn, r, EXIT_TEMPFAIL, what);
+	PQclear(r);
+}

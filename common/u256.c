@@ -1,0 +1,233 @@
+/*
+ * u256.c -- see u256.h.  All heavy lifting is GMP's mpn layer on 64-bit limbs.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include <gmp.h>
+
+#include "die.h"
+#include "u256.h"
+
+_Static_assert(GMP_NUMB_BITS == 64 && sizeof(mp_limb_t) == 8, "u256 needs 64-bit GMP limbs");
+
+/* 2^251 + 17 * 2^192 + 1 */
+const u256 FELT_P = {{1, 0, 0, 0x0800000000000011ULL}};
+
+static const mp_limb_t *L(const u256 *a)
+{
+	return (const mp_limb_t *)a->w;
+}
+
+static mp_size_t size_of(const uint64_t *w, mp_size_t n)
+{
+	while (n > 0 && w[n - 1] == 0)
+		n--;
+	return n;
+}
+
+int u256_cmp(const u256 *a, const u256 *b)
+{
+	return mpn_cmp(L(a), L(b), 4);
+}
+
+int u256_add(u256 *r, const u256 *a, const u256 *b)
+{
+	return mpn_add_n((mp_limb_t *)r->w, L(a), L(b), 4) ? -1 : 0;
+}
+
+int u256_sub(u256 *r, const u256 *a, const u256 *b)
+{
+	return mpn_sub_n((mp_limb_t *)r->w, L(a), L(b), 4) ? -1 : 0;
+}
+
+int u256_mul(u256 *r, const u256 *a, const u256 *b)
+{
+	mp_limb_t p[8];
+	mpn_mul_n(p, L(a), L(b), 4);
+	if (p[4] | p[5] | p[6] | p[7])
+		return -1;
+	memcpy(r->w, p, sizeof r->w);
+	return 0;
+}
+
+/* q = floor(n[0..nn) / d), q must fit in 256 bits. */
+static int divide(u256 *r, const mp_limb_t *n, mp_size_t nn, const u256 *d)
+{
+	mp_size_t dn = size_of(d->w, 4);
+	if (dn == 0)
+		return -1;
+	nn = size_of((const uint64_t *)n, nn);
+	if (nn < dn) {
+		u256_zero(r);
+		return 0;
+	}
+	mp_limb_t q[8] = {0}, rem[4];
+	mpn_tdiv_qr(q, rem, 0, n, nn, L(d), dn);
+	if (q[4] | q[5] | q[6] | q[7])
+		return -1;
+	memcpy(r->w, q, sizeof r->w);
+	return 0;
+}
+
+int u256_div(u256 *r, const u256 *a, const u256 *b)
+{
+	mp_limb_t n[4];
+	memcpy(n, a->w, sizeof n);
+	return divide(r, n, 4, b);
+}
+
+int u256_muldiv(u256 *r, const u256 *a, const u256 *b, const u256 *c)
+{
+	mp_limb_t p[8];
+	mpn_mul_n(p, L(a), L(b), 4);
+	return divide(r, p, 8, c);
+}
+
+int u256_from_halves(u256 *r, const u256 *lo, const u256 *hi)
+{
+	if (!u256_fits128(lo) || !u256_fits128(hi))
+		return -1;
+	r->w[0] = lo->w[0];
+	r->w[1] = lo->w[1];
+	r->w[2] = hi->w[0];
+	r->w[3] = hi->w[1];
+	return 0;
+}
+
+int u256_parse_dec(u256 *r, const char *s, size_t n)
+{
+	unsigned char digits[80];
+	if (n == 0)
+		return error("empty number");
+	if (n > 78)
+		return error("number '%.*s...' has more than 78 digits", 20, s);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return error("'%.*s' is not a non-negative decimal integer", (int)(n > 80 ? 80 : n), s);
+		digits[i] = (unsigned char)(s[i] - '0');
+	}
+	if (n > 1 && s[0] == '0')
+		return error("'%.*s' has leading zeros", (int)n, s);
+	mp_limb_t tmp[5] = {0};
+	mp_size_t sz = mpn_set_str(tmp, digits, n, 10);
+	if (sz > 4)
+		return error("'%.*s' does not fit in 256 bits", (int)n, s);
+	memcpy(r->w, tmp, sizeof r->w);
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int u256_parse_hex(u256 *r, const char *s, size_t n)
+{
+	if (n < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return error("'%.*s' is not a 0x-prefixed hex number", (int)(n > 80 ? 80 : n), s);
+	s += 2;
+	n -= 2;
+	while (n > 1 && *s == '0') /* leading zeros normalise away */
+		s++, n--;
+	if (n > 64)
+		return error("hex value '0x%.*s...' does not fit in 256 bits", 20, s);
+	u256_zero(r);
+	for (size_t i = 0; i < n; i++) {
+		int v = hexval(s[i]);
+		if (v < 0)
+			return error("'0x%.*s' is not a hex number", (int)n, s);
+		size_t bit = (n - 1 - i) * 4;
+		r->w[bit / 64] |= (uint64_t)v << (bit % 64);
+	}
+	return 0;
+}
+
+size_t u256_format_dec(const u256 *a, char out[U256_DEC_MAX])
+{
+	if (u256_fits64(a)) {
+		char tmp[24];
+		int i = 24;
+		uint64_t v = a->w[0];
+		do {
+			tmp[--i] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		memcpy(out, tmp + i, (size_t)(24 - i));
+		out[24 - i] = '\0';
+		return (size_t)(24 - i);
+	}
+	mp_limb_t tmp[4];
+	memcpy(tmp, a->w, sizeof tmp);
+	unsigned char digits[U256_DEC_MAX + 2];
+	size_t n = mpn_get_str(digits, 10, tmp, size_of(a->w, 4));
+	size_t skip = 0;
+	while (skip + 1 < n && digits[skip] == 0)
+		skip++;
+	for (size_t i = skip; i < n; i++)
+		out[i - skip] = (char)('0' + digits[i]);
+	out[n - skip] = '\0';
+	return n - skip;
+}
+
+size_t u256_format_hex(const u256 *a, char out[U256_HEX_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	out[o++] = '0';
+	out[o++] = 'x';
+	int started = 0;
+	for (int i = 63; i >= 0; i--) {
+		unsigned v = (unsigned)(a->w[i / 16] >> ((i % 16) * 4)) & 15;
+		if (v || started || i == 0) {
+			out[o++] = hex[v];
+			started = 1;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void sb_add_u256_dec(struct sb *sb, const u256 *a)
+{
+	char buf[U256_DEC_MAX];
+	sb_add(sb, buf, u256_format_dec(a, buf));
+}
+
+void sb_add_u256_hex(struct sb *sb, const u256 *a)
+{
+	char buf[U256_HEX_MAX];
+	sb_add(sb, buf, u256_format_hex(a, buf));
+}
+
+int felt_parse(u256 *r, const char *s, size_t n)
+{
+	if (u256_parse_hex(r, s, n) < 0)
+		return -1;
+	if (u256_cmp(r, &FELT_P) >= 0)
+		return error("'%.*s' is not a field element (>= P)", (int)(n > 80 ? 80 : n), s);
+	return 0;
+}
+
+int felt_format_i128(const u256 *felt, char out[U256_DEC_MAX + 1])
+{
+	static const u256 two127 = {{0, 0x8000000000000000ULL, 0, 0}};
+	if (u256_cmp(felt, &two127) < 0) {
+		u256_format_dec(felt, out);
+		return 0;
+	}
+	u256 neg;
+	if (u256_cmp(felt, &FELT_P) >= 0 || u256_sub(&neg, &FELT_P, felt) < 0)
+		return error("felt is not an i128");
+	if (u256_cmp(&neg, &two127) > 0)
+		return error("felt is not an i128");
+	out[0] = '-';
+	u256_format_dec(&neg, out + 1);
+	return 0;
+}
