@@ -41,8 +41,8 @@ test_expect_success 'auction end: clearing price, sold, per-buyer outcomes' '
 
 test_expect_success 'settlement: remaining liquidity, stash and LP payouts' '
 	grep "\"table\":\"Option_Rounds\"" dump | grep "\"round_id\":\"1\"" | grep -q "\"remaining_liquidity\":\"400000\"" &&
-	grep "\"table\":\"VaultStates\"" dump | grep -q "\"unlocked_balance\":\"440019\",\"locked_balance\":\"0\"" &&
-	grep "\"address\":\"$A\"" dump | grep "\"table\":\"Liquidity_Providers\"" | grep -q "\"unlocked_balance\":\"224002\"" &&
+	grep "\"table\":\"VaultStates\"" dump | grep -q "\"unlocked_balance\":\"439019\",\"locked_balance\":\"0\"" &&
+	grep "\"table\":\"Liquidity_Providers_Historic\"" out | grep "\"address\":\"$A\"" | grep "\"block_number\":\"1007\"" | grep -q "\"unlocked_balance\":\"224002\"" &&
 	grep "\"address\":\"$B\"" dump | grep "\"table\":\"Liquidity_Providers\"" | grep -q "\"unlocked_balance\":\"216015\"" &&
 	grep "\"table\":\"Liquidity_Providers_Historic\"" out | grep "\"address\":\"$B\"" | grep "\"block_number\":\"1007\"" |
 		grep -q "\"stashed_balance\":\"120001\""
