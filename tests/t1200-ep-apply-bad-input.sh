@@ -1,0 +1,87 @@
+#!/bin/sh
+# ep-apply fails closed on bad input: exit 65, a message naming the input
+# line and the reason, and nothing of the frame in progress on stdout (only
+# the frames completed before it).
+. "$(dirname "$0")/lib.sh"
+
+IN=$DATA/worked-example.ndjson
+# The first Deposit of block 1001 (frame 2) is line 6 of the input.
+good_prefix() { head -n 5 "$IN"; }
+DEP=$(sed -n 6p "$IN")
+rest() { tail -n +7 "$IN"; }
+
+# bad NAME LINE PATTERN: replace line 6 by LINE, expect 65 and PATTERN
+bad() {
+	name=$1 line=$2 pat=$3
+	test_expect_success "bad input: $name" '
+		{ good_prefix; printf "%s\n" "$line"; rest; } >in &&
+		test_must_fail --code 65 ep-apply <in >out 2>err &&
+		grep -q "ep-apply: fatal: unable to apply input at line 6: " err &&
+		grep -q -- "$pat" err &&
+		test $(grep -c "\"op\":\"end\"" out) -eq 1 &&
+		! grep -q "\"driver_id\":2" out
+	'
+}
+
+bad 'malformed JSON' '{"op":"event",' 'unexpected end'
+bad 'trailing garbage' "$DEP x" 'unexpected text after'
+bad 'not an object' '[1,2]' 'not a JSON object'
+bad 'invalid UTF-8' "$(printf '{"op":"event","x":"\377"}')" 'invalid UTF-8'
+bad 'missing field' "$(echo "$DEP" | sed 's/"vault":"[^"]*",//')" "missing field 'vault'"
+bad 'event outside a frame (op missing)' "$(echo "$DEP" | sed 's/"op":"event",//')" "missing field 'op'"
+bad 'wrong data length' "$(echo "$DEP" | sed 's/,"0x0"\]}$/]}/')" 'data has 5 felts, expected 6'
+bad 'u256 half out of range' "$(echo "$DEP" | sed 's/"data":\["0x61a80","0x0"/"data":["0x100000000000000000000000000000000","0x0"/')" 'is not a u256'
+bad 'felt out of range' "$(echo "$DEP" | sed 's/"data":\["0x61a80"/"data":["0x800000000000011000000000000000000000000000000000000000000000001"/')" 'not a field element'
+bad 'not hex' "$(echo "$DEP" | sed 's/"data":\["0x61a80"/"data":["400000"/')" 'not a 0x-prefixed hex'
+bad 'negative block number' "$(echo "$DEP" | sed 's/"block_number":1001/"block_number":-1/')" 'not a non-negative integer'
+bad 'fractional block number' "$(echo "$DEP" | sed 's/"block_number":1001/"block_number":1001.5/')" 'not a non-negative integer'
+bad 'balance mismatch' "$(echo "$DEP" | sed 's/"0x61a80","0x0"\]}$/"0x61a81","0x0"]}/')" 'vault_unlocked_balance_now is 400001 in the event but 400000 by our state'
+bad 'withdrawal below zero' "$(echo "$DEP" | sed 's/"keys":\["0x9149d2123147c5f43d258257fef0b7b969db78269369ebcf5ebb9eef8592f2"/"keys":["0x2eed7e29b3502a726faf503ac4316b7101f3da813654e8df02c13449e03da8"/')" 'vault unlocked balance would go below zero'
+bad 'event of an undeployed vault' "$(echo "$DEP" | sed 's/"vault":"0x50aa[^"]*"/"vault":"0x1234"/')" 'has not been deployed'
+bad 'event for a round that does not exist' "$(echo "$DEP" | sed 's/"keys":\[[^]]*\],"data":\[.*\]/"keys":["0x3f68cb197d4ac6576b566cd954873b6530b9eac0309487c09f9a35271533737","0x1"],"data":["0x64","0x0","0x1388","0x5","0x0","0xdead"]/')" 'round 0xdead does not exist'
+bad 'event of another block in the frame' "$(echo "$DEP" | sed 's/"block_number":1001/"block_number":1002/')" 'event of block 1002 in the frame of block 1001'
+bad 'nested begin' "$(sed -n 5p "$IN")" "'begin' inside the frame"
+
+
+test_expect_success 'unknown type in a begin line' '
+	{ head -n 4 "$IN"; sed -n 5p "$IN" | sed "s/StartBlock/CatchupBlock/"; } >in &&
+	test_must_fail --code 65 ep-apply <in >out 2>err &&
+	grep -q "unknown driver event type .CatchupBlock." err
+'
+
+test_expect_success 'line longer than --max-line' '
+	{ head -n 4 "$IN"; printf "{\"op\":\"event\",\"pad\":\"%02000d\"}\n" 0; } >in &&
+	test_must_fail --code 65 ep-apply --max-line 1024 <in >out 2>err &&
+	grep -q "longer than 1024 bytes" err
+'
+
+test_expect_success 'a corrupt --state file fails with 65 naming the line' '
+	ep-apply --dump-state d <"$IN" >/dev/null &&
+	n=$(grep -n "\"table\":\"VaultStates\"" d | cut -d: -f1) &&
+	sed "${n}s/\"unlocked_balance\":\"[0-9]*\"/\"unlocked_balance\":\"-1\"/" d >d2 &&
+	test_must_fail --code 65 ep-apply --state d2 </dev/null 2>err &&
+	grep -q "unable to load state .d2. at line $n: column .unlocked_balance." err
+'
+
+test_expect_success 'a missing --state file is a configuration error (78)' '
+	test_must_fail --code 78 ep-apply --state nonexistent </dev/null 2>err &&
+	grep -q "unable to open state .nonexistent." err
+'
+
+test_expect_success 'usage: --help exits 0, bad options exit 64 with nothing on stdout' '
+	ep-apply --help >out && grep -q "^usage: ep-apply" out && grep -q "exit codes" out &&
+	test_must_fail --code 64 ep-apply --bogus >out 2>err && test ! -s out &&
+	test_must_fail --code 64 ep-apply --finality x >out 2>err && test ! -s out
+'
+
+test_expect_success 'downstream closing early: quiet exit by SIGPIPE, no error message' '
+	ep-apply <"$IN" 2>err | head -n 1 >/dev/null &&
+	test ! -s err
+'
+
+test_expect_success 'output error (/dev/full) is reported with exit 75' '
+	test_must_fail --code 75 ep-apply <"$IN" >/dev/full 2>err &&
+	grep -q "unable to write output" err
+'
+
+test_done
