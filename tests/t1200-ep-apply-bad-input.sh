@@ -57,7 +57,7 @@ test_expect_success 'line longer than --max-line' '
 
 test_expect_success 'a corrupt --state file fails with 65 naming the line' '
 	ep-apply --dump-state d <"$IN" >/dev/null &&
-	n=$(grep -n "\"table\":\"VaultStates\"" d | cut -d: -f1) &&
+	n=$(grep -n "\"op\":\"put\",\"table\":\"VaultStates\"" d | head -n 1 | cut -d: -f1) &&
 	sed "${n}s/\"unlocked_balance\":\"[0-9]*\"/\"unlocked_balance\":\"-1\"/" d >d2 &&
 	test_must_fail --code 65 ep-apply --state d2 </dev/null 2>err &&
 	grep -q "unable to load state .d2. at line $n: column .unlocked_balance." err
