@@ -394,7 +394,9 @@ static void ts_clear(struct touchset *ts)
 		free(ts->list[i]->after);
 		free(ts->list[i]);
 	}
-	ts->n = 0;
+	free(ts->list);
+	ts->list = NULL;
+	ts->n = ts->cap = 0;
 	hm_free(&ts->map);
 }
 
@@ -1179,8 +1181,6 @@ void ep_free(struct ep *ep)
 	}
 	ts_clear(&ep->frame);
 	ts_clear(&ep->blk);
-	free(ep->frame.list);
-	free(ep->blk.list);
 	free(ep->hist_pending);
 	js_free(&ep->js);
 	sb_free(&ep->tmp);

@@ -179,19 +179,25 @@ size_t u256_format_dec(const u256 *a, char out[U256_DEC_MAX])
 size_t u256_format_hex(const u256 *a, char out[U256_HEX_MAX])
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	out[o++] = '0';
-	out[o++] = 'x';
-	int started = 0;
-	for (int i = 63; i >= 0; i--) {
-		unsigned v = (unsigned)(a->w[i / 16] >> ((i % 16) * 4)) & 15;
-		if (v || started || i == 0) {
-			out[o++] = hex[v];
-			started = 1;
-		}
+	char *o = out;
+	*o++ = '0';
+	*o++ = 'x';
+	int limb = 3;
+	while (limb > 0 && a->w[limb] == 0)
+		limb--;
+	uint64_t v = a->w[limb];
+	int shift = 60;
+	while (shift > 0 && (v >> shift) == 0) /* skip leading zero nibbles */
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*o++ = hex[(v >> shift) & 15];
+	while (limb-- > 0) {
+		v = a->w[limb];
+		for (shift = 60; shift >= 0; shift -= 4)
+			*o++ = hex[(v >> shift) & 15];
 	}
-	out[o] = '\0';
-	return o;
+	*o = '\0';
+	return (size_t)(o - out);
 }
 
 void sb_add_u256_dec(struct sb *sb, const u256 *a)
