@@ -1,0 +1,308 @@
+/*
+ * block-fetch -- turn driver-event lines (design.md 3.1, from pg-listen) into
+ * event frames (design.md 3.2, for ep-apply): for each work item, read its
+ * block and events from the producer's starknet_blocks and events tables.
+ *
+ *   StartBlock / NewBlock, RevertBlock: the block's events, ordered by
+ *     (vault_address, event_nonce); the begin line has the block's number and
+ *     timestamp (for RevertBlock whatever the block's status).
+ *   CatchupVault: the vault's events from the start block (inclusive: the
+ *     producer stores the deployment block's events there without ever
+ *     sending a driver event for them; ep-apply skips blocks it has applied)
+ *     to the end block, in chain order, without REVERTED blocks; the begin
+ *     line carries the end block.
+ *
+ * A frame is written only once complete (one io_out), except a CatchupVault
+ * frame larger than FLUSH_AT, which is streamed (a reader discards a partial
+ * frame).  A driver event that cannot be served (unknown block, bad stored
+ * data, unparseable line) stops the program with exit 65 after recording it
+ * in pl_quarantine.  Stateless: EOF on stdin ends it with exit 0.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "die.h"
+#include "io.h"
+#include "json.h"
+#include "pgfetch.h"
+#include "u256.h"
+
+#define MAX_LINE (16u << 20)
+#define FLUSH_AT (8u << 20)
+
+static const char usage_text[] =
+	"usage: block-fetch [--conninfo STR] [--batch N] [--connect-timeout SECONDS] <driver-events >frames\n"
+	"\n"
+	"Read driver-event lines (pg-listen) on stdin and write one event frame per line\n"
+	"(begin, events, end) on stdout, with the events read from the producer's tables.\n"
+	"\n"
+	"  --conninfo STR             libpq connection string or URI (default: PG* environment)\n"
+	"  --batch N                  events per query for CatchupVault ranges (default 10000)\n"
+	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
+	"                             this long (default 60)\n"
+	"  -h, --help                 this text\n"
+	"\n"
+	"exit codes: 0 done (EOF); 64 usage; 65 bad input data: an unparseable line or a\n"
+	"driver event naming an unknown block (recorded in pl_quarantine; do not restart);\n"
+	"69 database unavailable; 70 internal error; 75 transient failure (connection lost,\n"
+	"output failed); 78 configuration (bad conninfo, schema not migrated)\n";
+
+static _Noreturn void usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	exit(code);
+}
+
+enum kind {
+	K_BLOCK,
+	K_REVERT,
+	K_CATCHUP,
+};
+
+struct dev {
+	int64_t id, seq; /* -1 while unknown */
+	enum kind kind;
+	const char *type; /* as given (NewBlock stays NewBlock) */
+	char block_hash[U256_HEX_MAX], start_hash[U256_HEX_MAX], end_hash[U256_HEX_MAX],
+		vault[U256_HEX_MAX];
+};
+
+static struct pgf fetch;
+static const char *cur_line; /* the input line, for the quarantine row */
+
+/* Record the driver event in pl_quarantine, then die with 65. */
+static _Noreturn void fail(const struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void fail(const struct dev *d, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (pgf_quarantine(&fetch, "block-fetch", d->id, d->seq, msg, cur_line) < 0)
+		warn("unable to record the driver event in pl_quarantine: %s", err_msg());
+	die_code(EXIT_DATAERR, "%s", msg);
+}
+
+/* A felt member, normalised into out.  required: absent/null is an error. */
+static int get_felt(struct js *js, struct sb *tmp, const char *key, char out[U256_HEX_MAX])
+{
+	int t = js_get(js, 0, key);
+	const char *s;
+	size_t n;
+	u256 v;
+	if (t < 0 || js->t[t].type == JS_NULL)
+		return error("'%s' is missing", key);
+	if (js_str(js, t, tmp, &s, &n) < 0)
+		return error("'%s' is not a string", key);
+	if (felt_parse(&v, s, n) < 0) {
+		char buf[512];
+		snprintf(buf, sizeof buf, "%s", err_msg());
+		return error("'%s': %s", key, buf);
+	}
+	u256_format_hex(&v, out);
+	return 0;
+}
+
+static int get_u63(struct js *js, const char *key, int64_t *out)
+{
+	int t = js_get(js, 0, key);
+	if (t < 0)
+		return error("'%s' is missing", key);
+	if (js_u63(js, t, out) < 0)
+		return error("'%s' is not a non-negative integer", key);
+	return 0;
+}
+
+static int parse_dev(struct js *js, struct sb *tmp, const char *line, size_t len, struct dev *d)
+{
+	static const struct {
+		const char *name;
+		enum kind kind;
+	} types[] = {{"StartBlock", K_BLOCK}, {"NewBlock", K_BLOCK}, {"RevertBlock", K_REVERT},
+		{"CatchupVault", K_CATCHUP}};
+	if (js_parse(js, line, len) < 0)
+		return -1;
+	if (js->t[0].type != JS_OBJ)
+		return error("not a JSON object");
+	if (get_u63(js, "id", &d->id) < 0)
+		return -1;
+	if (get_u63(js, "sequence_index", &d->seq) < 0)
+		return -1;
+	int t = js_get(js, 0, "type");
+	if (t < 0 || js->t[t].type != JS_STR)
+		return error("'type' is missing or not a string");
+	d->type = NULL;
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+		if (js_str_eq(js, t, types[i].name)) {
+			d->type = types[i].name;
+			d->kind = types[i].kind;
+		}
+	if (!d->type)
+		return error("unknown type %.*s", (int)(js->t[t].len > 64 ? 64 : js->t[t].len),
+			js->src + js->t[t].off);
+	if (d->kind != K_CATCHUP)
+		return get_felt(js, tmp, "block_hash", d->block_hash);
+	if (get_felt(js, tmp, "start_block_hash", d->start_hash) < 0 ||
+		get_felt(js, tmp, "end_block_hash", d->end_hash) < 0 ||
+		get_felt(js, tmp, "vault_address", d->vault) < 0)
+		return -1;
+	return 0;
+}
+
+static void add_begin(struct sb *out, const struct dev *d, int64_t number, const char *hash, int64_t ts)
+{
+	sb_adds(out, "{\"op\":\"begin\",\"driver_id\":");
+	sb_add_i64(out, d->id);
+	sb_adds(out, ",\"seq\":");
+	sb_add_i64(out, d->seq);
+	sb_adds(out, ",\"type\":\"");
+	sb_adds(out, d->type);
+	sb_adds(out, "\",\"block_number\":");
+	sb_add_i64(out, number);
+	sb_adds(out, ",\"block_hash\":\"");
+	sb_adds(out, hash);
+	sb_adds(out, "\",\"timestamp\":");
+	sb_add_i64(out, ts);
+	sb_adds(out, "}\n");
+}
+
+static void lookup(const struct dev *d, const char *hash, const char *what, struct pgf_block *b)
+{
+	int r = pgf_block(&fetch, hash, b);
+	if (r < 0)
+		fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
+			(long long)d->seq, err_msg());
+	if (r == 0)
+		fail(d, "unable to fetch driver event %lld (seq %lld): %s %s is not in starknet_blocks",
+			(long long)d->id, (long long)d->seq, what, hash);
+}
+
+/* Build (and write) the frame of one driver event. */
+static void serve(const struct dev *d, struct sb *frame)
+{
+	struct pgf_block b;
+	int r;
+	sb_reset(frame);
+	if (d->kind != K_CATCHUP) {
+		lookup(d, d->block_hash, "block", &b);
+		add_begin(frame, d, b.number, d->block_hash, b.timestamp);
+		r = pgf_block_events(&fetch, d->block_hash, &b, frame);
+	} else {
+		struct pgf_block s;
+		int64_t start;
+		lookup(d, d->end_hash, "end block", &b);
+		r = pgf_block(&fetch, d->start_hash, &s);
+		if (r == 1) {
+			start = s.number;
+		} else if (r == 0) {
+			/* The vault's deployment block: events but no block row. */
+			r = pgf_block_number_from_events(&fetch, d->start_hash, &start);
+			if (r == 0)
+				fail(d, "unable to fetch driver event %lld (seq %lld): start block %s is neither in starknet_blocks nor in events",
+					(long long)d->id, (long long)d->seq, d->start_hash);
+		}
+		if (r < 0)
+			fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
+				(long long)d->seq, err_msg());
+		add_begin(frame, d, b.number, d->end_hash, b.timestamp);
+		r = pgf_vault_events(&fetch, d->vault, d->start_hash, start, b.number, frame, FLUSH_AT);
+	}
+	if (r < 0)
+		fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
+			(long long)d->seq, err_msg());
+	sb_adds(frame, "{\"op\":\"end\",\"driver_id\":");
+	sb_add_i64(frame, d->id);
+	sb_adds(frame, "}\n");
+	io_out(frame->buf, frame->len);
+}
+
+static long long parse_num(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max) {
+		fprintf(stderr, "block-fetch: invalid value '%s' for %s (want %lld..%lld)\n", s, opt, min, max);
+		usage(EXIT_USAGE);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conninfo = "";
+	int batch = 10000, connect_timeout = 60;
+	die_set_prog(argv[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		char name[64];
+		const char *eq = strchr(a, '=');
+		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = '\0';
+			v = eq + 1;
+			a = name;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			usage(0);
+		if (strcmp(a, "--conninfo") && strcmp(a, "--batch") && strcmp(a, "--connect-timeout")) {
+			fprintf(stderr, "block-fetch: unknown argument '%s'\n", argv[i]);
+			usage(EXIT_USAGE);
+		}
+		if (!v) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "block-fetch: option %s needs a value\n", a);
+				usage(EXIT_USAGE);
+			}
+			v = argv[++i];
+		}
+		if (!strcmp(a, "--conninfo"))
+			conninfo = v;
+		else if (!strcmp(a, "--batch"))
+			batch = (int)parse_num(a, v, 1, 1000000);
+		else
+			connect_timeout = (int)parse_num(a, v, 0, 86400);
+	}
+	io_init_stdout();
+	pgf_open(&fetch, conninfo, connect_timeout, batch);
+
+	struct lr lr;
+	struct js js;
+	struct sb tmp = SB_INIT, frame = SB_INIT;
+	lr_init(&lr, 0, MAX_LINE);
+	js_init(&js);
+	for (;;) {
+		char *line;
+		size_t len;
+		struct dev d = {.id = -1, .seq = -1};
+		int r = lr_next(&lr, &line, &len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (!strncmp(err_msg(), "unable to read input", 20))
+				die_code(EXIT_TEMPFAIL, "%s", err_msg());
+			cur_line = NULL;
+			fail(&d, "unable to read driver event at line %llu: %s",
+				(unsigned long long)lr.lineno + 1, err_msg());
+		}
+		cur_line = line;
+		if (parse_dev(&js, &tmp, line, len, &d) < 0)
+			fail(&d, "unable to parse driver event at line %llu: %s",
+				(unsigned long long)lr.lineno, err_msg());
+		serve(&d, &frame);
+	}
+	if (lr_partial(&lr))
+		warn("discarding an incomplete last line (%zu bytes without a newline)", lr_partial(&lr));
+	lr_free(&lr);
+	js_free(&js);
+	sb_free(&tmp);
+	sb_free(&frame);
+	pgf_close(&fetch);
+	io_close_stdout();
+	return 0;
+}

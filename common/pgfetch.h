@@ -1,0 +1,84 @@
+/*
+ * pgfetch.h -- the database side of block-fetch: look blocks up in
+ * starknet_blocks, read a block's or a vault range's events from the
+ * producer's events table with prepared statements, and render them as
+ * event lines (design.md 3.2) with every felt normalised; plus the
+ * quarantine record written when a driver event cannot be served.
+ */
+#ifndef PL_PGFETCH_H
+#define PL_PGFETCH_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "io.h"
+#include "json.h"
+#include "u256.h"
+
+struct pgf {
+	PGconn *conn;
+	int batch;     /* events per CatchupVault query */
+	struct js js;  /* scratch for keys/data arrays */
+	struct sb tmp; /* scratch for unescaping */
+};
+
+/* A starknet_blocks row. */
+struct pgf_block {
+	int64_t number, timestamp;
+	int reverted; /* status = 'REVERTED' */
+};
+
+/*
+ * Connect (pgc_connect_or_die: exit 78 / 69) and prepare the statements
+ * (exit 78 when the schema is missing).  batch: rows per range query.
+ */
+void pgf_open(struct pgf *f, const char *conninfo, int connect_timeout, int batch);
+void pgf_close(struct pgf *f);
+
+/*
+ * Look a block up by its (normalised) hash.  1 and *b filled when found,
+ * 0 when there is no row, -1 when the row is unusable (err_msg()).
+ * Database failures die (75 when the connection is lost).
+ */
+int pgf_block(struct pgf *f, const char *hash, struct pgf_block *b);
+
+/*
+ * The number of a block that has no starknet_blocks row, taken from the
+ * events stored under its hash (the producer stores a vault's deployment
+ * block that way).  1 found, 0 not found, -1 unusable (err_msg()).
+ */
+int pgf_block_number_from_events(struct pgf *f, const char *hash, int64_t *number);
+
+/*
+ * Append an event line per event stored under block hash, ordered by
+ * (vault_address, event_nonce), each carrying block number b->number and
+ * timestamp b->timestamp.  0, or -1 with err_msg() on bad stored data.
+ */
+int pgf_block_events(struct pgf *f, const char *hash, const struct pgf_block *b, struct sb *out);
+
+/*
+ * Append an event line per event of vault with start <= block_number <= end,
+ * in chain order (block_number, event_nonce), excluding blocks whose
+ * starknet_blocks row is REVERTED and blocks without a row -- except the
+ * block start_hash, whose events count even without a row (timestamp 0).
+ * Reads f->batch rows per query (keyset pagination); after each query, if
+ * out holds more than flush_at bytes, it is written with io_out() and
+ * reset (flush_at 0: never).  0, or -1 with err_msg() on bad stored data.
+ */
+int pgf_vault_events(struct pgf *f, const char *vault, const char *start_hash, int64_t start,
+	int64_t end, struct sb *out, size_t flush_at);
+
+/*
+ * Record a driver event that cannot be served in pl_quarantine, in its own
+ * transaction.  driver_id / seq < 0: unknown (NULL).  0, or -1 with
+ * err_msg() when the row could not be written (the caller warns).
+ */
+int pgf_quarantine(struct pgf *f, const char *program, int64_t driver_id, int64_t seq,
+	const char *reason, const char *frame);
+
+/* Append the canonical form of felt text s[0..n) ("0x" + lowercase hex
+ * without leading zeros) as a JSON string.  -1 with err_msg() if not a felt. */
+int pgf_add_felt(struct sb *out, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,161 @@
+#!/bin/bash
+# t2200-block-fetch -- block-fetch against a real cluster: frames for
+# StartBlock / NewBlock / RevertBlock / CatchupVault (reverted blocks
+# excluded, the deployment block included without a block row, keyset
+# pagination), felt normalisation, and the fail-closed paths (exit 65 with a
+# pl_quarantine row and no partial frame).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pglib.sh"
+pg_start
+pl-migrate >/dev/null && pg_sql -f "$DATA/t2200-events.sql" ||
+	{ echo "Bail out! cannot set the database up"; exit 1; }
+
+V=0x50aa16a833664c92d4163b14fed470786fa4411ffd3b3addbb97a70ae56efbd
+
+test_must_be_empty() {
+	if test -s "$1"; then echo "'$1' is not empty:" >&2; head -n 5 "$1" >&2; return 1; fi
+}
+
+quarantine() {
+	pg_sql -c "SELECT driver_id, seq, program, reason, frame FROM pl_quarantine ORDER BY id DESC LIMIT 1"
+}
+
+test_expect_success 'block-fetch --help lists options and exit codes' '
+	block-fetch --help >out &&
+	grep -q "^usage: block-fetch" out &&
+	grep -q "exit codes: 0 done" out &&
+	test_must_fail --code 64 block-fetch --bogus 2>err &&
+	test_must_fail --code 64 block-fetch --batch 0 2>err
+'
+
+test_expect_success 'bad conninfo is a configuration error (78)' '
+	test_must_fail --code 78 block-fetch --conninfo "bogus=1" </dev/null 2>err
+'
+
+test_expect_success 'empty input: no output, exit 0' '
+	block-fetch </dev/null >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'frames for StartBlock, NewBlock, RevertBlock, CatchupVault' '
+	block-fetch <"$DATA/t2200-driver-events.ndjson" >out &&
+	test_cmp "$DATA/t2200-frames.expect" out
+'
+
+test_expect_success 'CatchupVault: paginating one row per query gives the same frames' '
+	block-fetch --batch 1 <"$DATA/t2200-driver-events.ndjson" >out &&
+	test_cmp "$DATA/t2200-frames.expect" out
+'
+
+test_expect_success 'StartBlock: events by vault, then nonce; felts normalised' '
+	head -n 1 "$DATA/t2200-driver-events.ndjson" | block-fetch >out &&
+	jq -r "select(.op == \"event\") | [.vault, .nonce] | @tsv" out >actual &&
+	printf "%s\t2\n%s\t3\n%s\t1\n" $V $V 0x586b503f2c806ec2555dfd763ef3d2e05d9789c0147da1c47b5057d46bbc6cc >expect &&
+	test_cmp expect actual &&
+	sed -n 2p "$DATA/t2200-driver-events.ndjson" | block-fetch >out &&
+	jq -c "select(.op == \"event\") | [.tx, .keys, .data]" out >actual &&
+	echo "[\"0x1c3\",[\"0xabc\",\"0x55df044c093d7b2408f6ad897f6d71a996afab8e1b17932e9c6438cb99593f\"],[\"0x1388\",\"0x1\",\"0x0\"]]" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'CatchupVault excludes the REVERTED block and other vaults' '
+	sed -n 4p "$DATA/t2200-driver-events.ndjson" | block-fetch >out &&
+	jq -r "select(.op == \"event\") | [.block_number, .block_hash, .timestamp, .nonce] | @tsv" out >actual &&
+	printf "99\t0xde9\t0\t1\n100\t0x64a\t1735711200\t2\n100\t0x64a\t1735711200\t3\n101\t0x65a\t1735711206\t4\n102\t0x66b\t1735711213\t6\n103\t0x67a\t1735711219\t7\n" >expect &&
+	test_cmp expect actual &&
+	head -n 1 out >actual &&
+	echo "{\"op\":\"begin\",\"driver_id\":4,\"seq\":4,\"type\":\"CatchupVault\",\"block_number\":103,\"block_hash\":\"0x67a\",\"timestamp\":1735711219}" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'RevertBlock of a block that has no events: an empty frame' '
+	pg_sql -c "INSERT INTO starknet_blocks VALUES (104, \$\$0x68a\$\$, \$\$0x67a\$\$, 1735711225, \$\$REVERTED\$\$)" &&
+	echo "{\"id\":7,\"sequence_index\":7,\"type\":\"RevertBlock\",\"block_hash\":\"0x68a\"}" | block-fetch >out &&
+	cat >expect <<-\EOT &&
+	{"op":"begin","driver_id":7,"seq":7,"type":"RevertBlock","block_number":104,"block_hash":"0x68a","timestamp":1735711225}
+	{"op":"end","driver_id":7}
+	EOT
+	test_cmp expect out
+'
+
+test_expect_success 'unknown block: exit 65, quarantine row, earlier frames only' '
+	{
+		head -n 1 "$DATA/t2200-driver-events.ndjson" &&
+		echo "{\"id\":8,\"sequence_index\":9,\"type\":\"StartBlock\",\"block_hash\":\"0x999\"}" &&
+		sed -n 2p "$DATA/t2200-driver-events.ndjson"
+	} >in &&
+	test_must_fail --code 65 block-fetch <in >out 2>err &&
+	grep -q "^block-fetch: fatal: unable to fetch driver event 8 (seq 9): block 0x999 is not in starknet_blocks" err &&
+	head -n 5 "$DATA/t2200-frames.expect" >expect &&
+	test_cmp expect out &&
+	quarantine >actual &&
+	echo "8|9|block-fetch|unable to fetch driver event 8 (seq 9): block 0x999 is not in starknet_blocks|{\"id\":8,\"sequence_index\":9,\"type\":\"StartBlock\",\"block_hash\":\"0x999\"}" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'CatchupVault with an unknown end block: exit 65, nothing written' '
+	echo "{\"id\":9,\"sequence_index\":10,\"type\":\"CatchupVault\",\"start_block_hash\":\"0x64a\",\"end_block_hash\":\"0x777\",\"vault_address\":\"$V\"}" >in &&
+	test_must_fail --code 65 block-fetch <in >out 2>err &&
+	grep -q "end block 0x777 is not in starknet_blocks" err &&
+	test_must_be_empty out &&
+	test "$(quarantine | cut -d"|" -f1,2)" = "9|10"
+'
+
+test_expect_success 'CatchupVault with a start block found nowhere: exit 65' '
+	echo "{\"id\":10,\"sequence_index\":11,\"type\":\"CatchupVault\",\"start_block_hash\":\"0x123\",\"end_block_hash\":\"0x67a\",\"vault_address\":\"$V\"}" >in &&
+	test_must_fail --code 65 block-fetch <in >out 2>err &&
+	grep -q "start block 0x123 is neither in starknet_blocks nor in events" err &&
+	test_must_be_empty out
+'
+
+test_expect_success 'malformed line: exit 65 naming the line' '
+	{ head -n 1 "$DATA/t2200-driver-events.ndjson" && echo "{\"id\":1,"; } >in &&
+	test_must_fail --code 65 block-fetch <in >out 2>err &&
+	grep -q "^block-fetch: fatal: unable to parse driver event at line 2: " err &&
+	head -n 5 "$DATA/t2200-frames.expect" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'bad driver events are rejected (65)' '
+	for l in "[]" "{}" \
+		"{\"id\":-1,\"sequence_index\":1,\"type\":\"StartBlock\",\"block_hash\":\"0x1\"}" \
+		"{\"id\":1,\"sequence_index\":1.5,\"type\":\"StartBlock\",\"block_hash\":\"0x1\"}" \
+		"{\"id\":1,\"sequence_index\":1,\"type\":\"CatchupBlock\",\"block_hash\":\"0x1\"}" \
+		"{\"id\":1,\"sequence_index\":1,\"type\":\"StartBlock\",\"block_hash\":null}" \
+		"{\"id\":1,\"sequence_index\":1,\"type\":\"StartBlock\",\"block_hash\":\"0xg\"}" \
+		"{\"id\":1,\"sequence_index\":1,\"type\":\"StartBlock\",\"block_hash\":\"0x800000000000011000000000000000000000000000000000000000000000001\"}" \
+		"{\"id\":1,\"sequence_index\":1,\"type\":\"CatchupVault\",\"start_block_hash\":\"0x1\",\"end_block_hash\":\"0x2\"}" \
+		""
+	do
+		echo "$l" | test_must_fail --code 65 block-fetch >out 2>err || return 1
+		grep -q "unable to parse driver event at line 1" err || { cat err; return 1; }
+		test_must_be_empty out || return 1
+	done
+'
+
+test_expect_success 'bad stored event data: exit 65 naming the event, quarantined' '
+	pg_sql -c "INSERT INTO starknet_blocks VALUES (105, \$\$0x69a\$\$, \$\$0x68a\$\$, 1735711230, \$\$MINED\$\$);
+		INSERT INTO events VALUES (8, 105, \$\$0x69a\$\$, \$\$$V\$\$, \$\$Deposit\$\$, \$\${0x1,zz}\$\$, \$\${}\$\$, \$\$0x1c8\$\$)" &&
+	echo "{\"id\":11,\"sequence_index\":12,\"type\":\"StartBlock\",\"block_hash\":\"0x69a\"}" >in &&
+	test_must_fail --code 65 block-fetch <in >out 2>err &&
+	grep -q "bad stored event (block 105, transaction 0x1c8, nonce 8): event_keys\[1\]" err &&
+	test_must_be_empty out &&
+	test "$(quarantine | cut -d"|" -f1,2,3)" = "11|12|block-fetch"
+'
+
+test_expect_success 'an incomplete last line is discarded with a warning' '
+	{ head -n 1 "$DATA/t2200-driver-events.ndjson" && printf "{\"id\":2"; } >in &&
+	block-fetch <in >out 2>err &&
+	head -n 5 "$DATA/t2200-frames.expect" >expect &&
+	test_cmp expect out &&
+	grep -q "warning: discarding an incomplete last line" err
+'
+
+test_expect_success 'pg-listen | block-fetch end to end' '
+	pg_sql -c "INSERT INTO driver_events (sequence_index, type, block_hash) VALUES (1, \$\$StartBlock\$\$, \$\$0x64a\$\$)" &&
+	pg-listen --once | block-fetch >out &&
+	head -n 5 "$DATA/t2200-frames.expect" >expect &&
+	test_cmp expect out
+'
+
+test_done
