@@ -121,7 +121,8 @@ void pgc_die(PGconn *conn, const PGresult *res, int code, const char *what)
 
 void pgc_exec_or_die(PGconn *conn, const char *sql, ExecStatusType want, const char *what)
 {
-	PGresult *r = PQexec(conn, sql);
+	/* PQexecParams: one statement only, never a concatenated string */
+	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(r) != want)
 		pgc_die(conn, r, EXIT_TEMPFAIL, what);
 	PQclear(r);

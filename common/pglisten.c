@@ -93,7 +93,7 @@ static int session_setup(struct pgl *l)
 		NULL,
 	};
 	for (int i = 0; init[i]; i++) {
-		PGresult *r = PQexec(l->conn, init[i]);
+		PGresult *r = PQexecParams(l->conn, init[i], 0, NULL, NULL, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			if (pgc_conn_lost(l->conn, r)) {
 				set_error(l->conn, r);
