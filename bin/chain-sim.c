@@ -25,8 +25,10 @@ static const char usage_text[] =
 	"\n"
 	"  --seed N               random seed (default 1)\n"
 	"  --vaults N             vaults, deployed over the first blocks (default 3)\n"
-	"  --lps N                liquidity providers per vault (default 5)\n"
-	"  --buyers N             option buyers per vault (default 4)\n"
+	"  --lps N                liquidity providers per vault (default 5); the same\n"
+	"                         accounts serve every vault\n"
+	"  --buyers N             option buyers per vault (default 4); vaults *\n"
+	"                         (lps + buyers) is at most 200000\n"
 	"  --blocks N             stop when the chain has N blocks (default 200,\n"
 	"                         unless --events is given)\n"
 	"  --events N             stop at the end of the first block that brings the\n"
@@ -69,7 +71,7 @@ static uint64_t num_arg(const char *opt, const char *s, uint64_t lo, uint64_t hi
 	unsigned long long x = strtoull(s, &end, 10);
 	if (errno || *end || x < lo || x > hi) {
 		char msg[256];
-		snprintf(msg, sizeof msg, "%s: '%%s' is not a number in %llu..%llu", opt,
+		snprintf(msg, sizeof msg, "--%s: '%%s' is not a number in %llu..%llu", opt,
 			(unsigned long long)lo, (unsigned long long)hi);
 		usage_error(msg, s);
 	}
@@ -129,21 +131,51 @@ int main(int argc, char **argv)
 			break;
 		const char *opt = longopts[c >= O_SEED && c <= O_STATS ? c - O_SEED : 0].name;
 		switch (c) {
-		case O_SEED: o.seed = num_arg(opt, optarg, 0, UINT64_MAX); break;
-		case O_VAULTS: o.vaults = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_VAULTS); break;
-		case O_LPS: o.lps = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_MEMBERS); break;
-		case O_BUYERS: o.buyers = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_MEMBERS); break;
-		case O_BLOCKS: o.blocks = num_arg(opt, optarg, 1, big); break;
-		case O_EVENTS: o.events = num_arg(opt, optarg, 1, big); break;
-		case O_EPB: o.events_per_block = (unsigned)num_arg(opt, optarg, 0, 100000); break;
-		case O_RATE: o.reorg_rate = (unsigned)num_arg(opt, optarg, 0, 1000); break;
-		case O_DEPTH: o.max_reorg_depth = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_DEPTH); break;
-		case O_NOREORG: no_reorgs = 1; break;
-		case O_START_BLOCK: o.start_block = num_arg(opt, optarg, 0, big); break;
-		case O_START_TIME: o.start_time = num_arg(opt, optarg, 0, big); break;
-		case O_TRANSFERS: o.transfers = 1; break;
-		case O_DUMP: o.dump_state = optarg; break;
-		case O_STATS: stats = 1; break;
+		case O_SEED:
+			o.seed = num_arg(opt, optarg, 0, UINT64_MAX);
+			break;
+		case O_VAULTS:
+			o.vaults = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_VAULTS);
+			break;
+		case O_LPS:
+			o.lps = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_MEMBERS);
+			break;
+		case O_BUYERS:
+			o.buyers = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_MEMBERS);
+			break;
+		case O_BLOCKS:
+			o.blocks = num_arg(opt, optarg, 1, big);
+			break;
+		case O_EVENTS:
+			o.events = num_arg(opt, optarg, 1, big);
+			break;
+		case O_EPB:
+			o.events_per_block = (unsigned)num_arg(opt, optarg, 0, 100000);
+			break;
+		case O_RATE:
+			o.reorg_rate = (unsigned)num_arg(opt, optarg, 0, 1000);
+			break;
+		case O_DEPTH:
+			o.max_reorg_depth = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_DEPTH);
+			break;
+		case O_NOREORG:
+			no_reorgs = 1;
+			break;
+		case O_START_BLOCK:
+			o.start_block = num_arg(opt, optarg, 0, big);
+			break;
+		case O_START_TIME:
+			o.start_time = num_arg(opt, optarg, 0, big);
+			break;
+		case O_TRANSFERS:
+			o.transfers = 1;
+			break;
+		case O_DUMP:
+			o.dump_state = optarg;
+			break;
+		case O_STATS:
+			stats = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			if (fflush(stdout) || ferror(stdout))
@@ -157,6 +189,8 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if ((uint64_t)o.vaults * (o.lps + o.buyers) > SIM_MAX_ENTITIES)
+		usage_error("%s: too many accounts (vaults * (lps + buyers) > 200000)", "--vaults");
 	if (no_reorgs)
 		o.reorg_rate = 0;
 	if (!o.blocks && !o.events)

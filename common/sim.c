@@ -32,12 +32,20 @@
 _Static_assert(GMP_NUMB_BITS == 64 && GMP_NAIL_BITS == 0, "chain-sim needs 64-bit GMP limbs");
 
 #define BPS 10000
-#define RING 4		     /* live rounds per vault: the current one and 3 older */
-#define WHALE_BITS 120	     /* no auction starts with this much unlocked liquidity */
-#define FLUSH_AT (1u << 20)  /* output chunk size */
+#define RING 4				   /* live rounds per vault: the current one and 3 older */
+#define WHALE_BITS 120			   /* no auction starts with this much unlocked liquidity */
+#define FLUSH_AT (1u << 20)		   /* output chunk size */
 #define FELT_TOP ((UINT64_C(1) << 58) - 1) /* mask of limb 3: felts stay below 2^250 */
 
-enum { TAG_VAULT = 1, TAG_LP, TAG_BUYER, TAG_ROUND, TAG_BID, TAG_SALT, TAG_MISC };
+enum {
+	TAG_VAULT = 1,
+	TAG_LP,
+	TAG_BUYER,
+	TAG_ROUND,
+	TAG_BID,
+	TAG_SALT,
+	TAG_MISC,
+};
 
 /* An unsigned 256-bit amount or a felt, little-endian limbs. */
 typedef struct {
@@ -72,10 +80,22 @@ enum ev {
 
 /* Names and selectors, spec §5.1. */
 static const char *const ev_name[E_COUNT] = {
-	"Deposit", "Withdrawal", "WithdrawalQueued", "StashWithdrawn",
-	"OptionRoundDeployed", "PricingDataSet", "AuctionStarted", "AuctionEnded",
-	"OptionRoundSettled", "BidPlaced", "BidUpdated", "UnusedBidsRefunded",
-	"OptionsMinted", "OptionsExercised", "ContractDeployed", "Transfer",
+	"Deposit",
+	"Withdrawal",
+	"WithdrawalQueued",
+	"StashWithdrawn",
+	"OptionRoundDeployed",
+	"PricingDataSet",
+	"AuctionStarted",
+	"AuctionEnded",
+	"OptionRoundSettled",
+	"BidPlaced",
+	"BidUpdated",
+	"UnusedBidsRefunded",
+	"OptionsMinted",
+	"OptionsExercised",
+	"ContractDeployed",
+	"Transfer",
 };
 static const char *const ev_sel[E_COUNT] = {
 	"0x9149d2123147c5f43d258257fef0b7b969db78269369ebcf5ebb9eef8592f2",
@@ -124,7 +144,12 @@ struct ob {
 	uint64_t exists, minted, refunded, exercised;
 };
 
-enum { R_OPEN, R_AUCTIONING, R_RUNNING, R_SETTLED };
+enum {
+	R_OPEN,
+	R_AUCTIONING,
+	R_RUNNING,
+	R_SETTLED,
+};
 static const char *const round_state[] = {"Open", "Auctioning", "Running", "Settled"};
 
 /* One round slot: this struct, then bids[bcap], obs[buyers], lprs[lps]. */
@@ -885,7 +910,11 @@ static int act_queue(struct sim *s, struct vault *v)
 	if (i < 0)
 		return 0;
 	struct lpr *x = &r->lprs[i];
-	uint64_t bps = chance(s, 200) ? BPS : chance(s, 100) ? 0 : range(s, 1, BPS - 1);
+	uint64_t bps = range(s, 1, BPS - 1);
+	if (chance(s, 200))
+		bps = BPS;
+	else if (chance(s, 100))
+		bps = 0;
 	u4 now, vnow;
 	u_scale(s, &now, &x->L, bps, BPS);
 	u_sub(&vnow, &r->Q, &x->q);
@@ -980,8 +1009,9 @@ static int act_bid(struct sim *s, struct vault *v)
 	u_scale(s, &step, &mp, 1, 20);
 	if (u_is0(&step))
 		u_set64(&step, 1);
+	/* a quiet auction */
 	if (r->mood == 1 && chance(s, 500))
-		return 0; /* a quiet auction */
+		return 0;
 	if (chance(s, 600)) { /* a price ladder: ties are common */
 		u_scale(s, &x, &step, below(s, 3), 1);
 	} else {
@@ -1350,13 +1380,27 @@ static void random_action(struct sim *s, struct vault *v)
 		}
 		int done;
 		switch (k) {
-		case 0: act_deposit(s, v); return;
-		case 1: done = act_withdraw(s, v); break;
-		case 2: done = act_queue(s, v); break;
-		case 3: done = act_stash(s, v); break;
-		case 4: done = act_buyer(s, v); break;
-		case 5: done = act_bid(s, v); break;
-		default: done = act_update(s, v); break;
+		case 0:
+			act_deposit(s, v);
+			return;
+		case 1:
+			done = act_withdraw(s, v);
+			break;
+		case 2:
+			done = act_queue(s, v);
+			break;
+		case 3:
+			done = act_stash(s, v);
+			break;
+		case 4:
+			done = act_buyer(s, v);
+			break;
+		case 5:
+			done = act_bid(s, v);
+			break;
+		default:
+			done = act_update(s, v);
+			break;
 		}
 		if (done)
 			return;

@@ -15,22 +15,23 @@
 
 struct sim_opts {
 	uint64_t seed;
-	unsigned vaults;	     /* vaults deployed over the first blocks */
-	unsigned lps;		     /* liquidity providers per vault */
-	unsigned buyers;	     /* option buyers per vault */
-	uint64_t blocks;	     /* canonical blocks to produce; 0 = no limit */
-	uint64_t events;	     /* stop after this many events; 0 = no limit */
-	unsigned events_per_block;   /* mean actions (~events) per block */
-	unsigned reorg_rate;	     /* permille of blocks followed by a reorg */
-	unsigned max_reorg_depth;    /* 1.. SIM_MAX_DEPTH */
-	uint64_t start_block;	     /* number of the first block */
-	uint64_t start_time;	     /* timestamp of the first block */
-	const char *dump_state;	     /* NULL, or where to write the final state */
-	int transfers;		     /* also emit ERC-20 Transfer noise */
+	unsigned vaults;	   /* vaults deployed over the first blocks */
+	unsigned lps;		   /* liquidity providers per vault */
+	unsigned buyers;	   /* option buyers per vault */
+	uint64_t blocks;	   /* canonical blocks to produce; 0 = no limit */
+	uint64_t events;	   /* stop after this many events; 0 = no limit */
+	unsigned events_per_block; /* mean actions (~events) per block */
+	unsigned reorg_rate;	   /* permille of blocks followed by a reorg */
+	unsigned max_reorg_depth;  /* 1.. SIM_MAX_DEPTH */
+	uint64_t start_block;	   /* number of the first block */
+	uint64_t start_time;	   /* timestamp of the first block */
+	const char *dump_state;	   /* NULL, or where to write the final state */
+	int transfers;		   /* also emit ERC-20 Transfer noise */
 };
 
-#define SIM_MAX_VAULTS 100000
+#define SIM_MAX_VAULTS 10000
 #define SIM_MAX_MEMBERS 10000
+#define SIM_MAX_ENTITIES 200000 /* vaults * (lps + buyers): bounds the memory */
 #define SIM_MAX_DEPTH 64
 
 struct sim_stats {
