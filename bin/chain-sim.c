@@ -35,6 +35,9 @@ static const char usage_text[] =
 	"                         number of generated events to N or more (events of\n"
 	"                         RevertBlock frames are not counted); with --blocks,\n"
 	"                         whichever limit is reached first\n"
+	"  --time-scale K         multiply the vaults' round, auction and transition\n"
+	"                         durations by K (default 1: short rounds, many phase\n"
+	"                         changes; large K: long rounds, as on chain)\n"
 	"  --events-per-block N   mean actions per block, each one or two events\n"
 	"                         (default 6); phase changes come on top\n"
 	"  --reorg-rate PERMILLE  blocks followed by a reorg, per mille (default 20)\n"
@@ -94,6 +97,7 @@ enum {
 	O_TRANSFERS,
 	O_DUMP,
 	O_STATS,
+	O_TIME_SCALE,
 };
 
 static const struct option longopts[] = {
@@ -112,6 +116,7 @@ static const struct option longopts[] = {
 	{"transfers", no_argument, NULL, O_TRANSFERS},
 	{"dump-state", required_argument, NULL, O_DUMP},
 	{"stats", no_argument, NULL, O_STATS},
+	{"time-scale", required_argument, NULL, O_TIME_SCALE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -129,7 +134,7 @@ int main(int argc, char **argv)
 		int c = getopt_long(argc, argv, ":h", longopts, NULL);
 		if (c == -1)
 			break;
-		const char *opt = longopts[c >= O_SEED && c <= O_STATS ? c - O_SEED : 0].name;
+		const char *opt = longopts[c >= O_SEED && c <= O_TIME_SCALE ? c - O_SEED : 0].name;
 		switch (c) {
 		case O_SEED:
 			o.seed = num_arg(opt, optarg, 0, UINT64_MAX);
@@ -148,6 +153,9 @@ int main(int argc, char **argv)
 			break;
 		case O_EVENTS:
 			o.events = num_arg(opt, optarg, 1, big);
+			break;
+		case O_TIME_SCALE:
+			o.time_scale = (unsigned)num_arg(opt, optarg, 1, 100000);
 			break;
 		case O_EPB:
 			o.events_per_block = (unsigned)num_arg(opt, optarg, 0, 100000);

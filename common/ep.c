@@ -636,7 +636,7 @@ static void jblock_add(struct jblock *b, int tab, const void *key, void *before)
 	}
 	struct jentry *e = &b->e[b->n++];
 	memset(e, 0, sizeof *e);
-	e->tab = (uint32_t)tab;
+	e->tab = (uint64_t)tab;
 	memcpy(e->key, key, tabs[tab].keylen);
 	e->before = before;
 }

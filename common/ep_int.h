@@ -98,7 +98,7 @@ struct vec {
 
 /* First touch of a (table, key) in a frame or a block: the before-image. */
 struct touch {
-	uint64_t tab;
+	uint64_t tab; /* 64 bits so that key is 8-byte aligned (rows are read in place) */
 	unsigned char key[KEY_MAX];
 	void *before; /* owned copy, NULL if the row did not exist */
 	void *after;  /* historic tables only: owned copy of the final image */
@@ -106,7 +106,7 @@ struct touch {
 };
 
 struct jentry {
-	uint32_t tab;
+	uint64_t tab; /* 64 bits so that key is 8-byte aligned (rows are read in place) */
 	unsigned char key[KEY_MAX];
 	void *before; /* owned copy or NULL */
 };

@@ -350,7 +350,8 @@ static char *put_u64(char *p, uint64_t v)
 
 static char *put_mem(char *p, const char *s, size_t n)
 {
-	memcpy(p, s, n);
+	if (n)
+		memcpy(p, s, n);
 	return p + n;
 }
 
@@ -1819,9 +1820,9 @@ static void setup(struct sim *s, const struct sim_opts *o)
 		v->min_cap = caps[below(s, 4)];
 		if (v->kind == 0 && v->min_cap < 1000)
 			v->min_cap = 1000; /* keeps strike * cap / BPS > 0 */
-		v->transition = range(s, 60, 300);
-		v->auction_dur = range(s, 120, 600);
-		v->round_dur = range(s, 120, 900);
+		v->transition = range(s, 60, 300) * o->time_scale;
+		v->auction_dur = range(s, 120, 600) * o->time_scale;
+		v->round_dur = range(s, 120, 900) * o->time_scale;
 		v->lps = xcalloc(o->lps, sizeof *v->lps);
 		for (int k = 0; k < RING; k++) {
 			char *m = xcalloc(1, s->slot_size);
@@ -1881,6 +1882,7 @@ void sim_opts_default(struct sim_opts *o)
 	o->lps = 5;
 	o->buyers = 4;
 	o->events_per_block = 6;
+	o->time_scale = 1;
 	o->reorg_rate = 20;
 	o->max_reorg_depth = 3;
 	o->start_block = 1000;

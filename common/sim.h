@@ -27,6 +27,7 @@ struct sim_opts {
 	uint64_t start_time;	   /* timestamp of the first block */
 	const char *dump_state;	   /* NULL, or where to write the final state */
 	int transfers;		   /* also emit ERC-20 Transfer noise */
+	unsigned time_scale;	   /* multiplies round/auction/transition durations */
 };
 
 #define SIM_MAX_VAULTS 10000
