@@ -19,6 +19,7 @@ enum { C_FELT, C_FELT0, C_DEC, C_U64, C_I128, C_BOOL, C_STATE };
 
 struct col {
 	const char *name;
+	uint8_t nlen; /* strlen(name) */
 	uint8_t type;
 	uint16_t off;
 };
@@ -33,7 +34,7 @@ struct tabdef {
 	int stored;
 };
 
-#define C(n, t, s, f) {n, t, (uint16_t)offsetof(struct s, f)}
+#define C(n, t, s, f) {n, (uint8_t)(sizeof(n) - 1), t, (uint16_t)offsetof(struct s, f)}
 
 static const struct col bids_key[] = {C("round_address", C_FELT, bid, round), C("bid_id", C_FELT, bid, bid_id)};
 static const struct col bids_cols[] = {C("buyer_address", C_FELT, bid, buyer), C("round_address", C_FELT, bid, round),
@@ -106,76 +107,94 @@ static const char *const state_names[] = {"Open", "Auctioning", "Running", "Sett
 
 /* ---------------------------------------------------------------- JSON of rows */
 
+/* Append one column value; the caller has reserved room (sb_grow) for it. */
 static void add_col(struct sb *sb, const struct col *c, const void *row)
 {
 	const unsigned char *p = (const unsigned char *)row + c->off;
 	const u256 *u = (const u256 *)(const void *)p;
+	char *o = sb->buf + sb->len;
+	uint64_t v;
 	switch (c->type) {
-	case C_FELT:
-		sb_addc(sb, '"');
-		sb_add_u256_hex(sb, u);
-		sb_addc(sb, '"');
-		break;
 	case C_FELT0:
 		if (u256_is_zero(u)) {
-			sb_adds(sb, "null");
-		} else {
-			sb_addc(sb, '"');
-			sb_add_u256_hex(sb, u);
-			sb_addc(sb, '"');
+			memcpy(o, "null", 4);
+			o += 4;
+			break;
 		}
+		/* fall through */
+	case C_FELT:
+		*o++ = '"';
+		o += u256_format_hex(u, o);
+		*o++ = '"';
 		break;
 	case C_DEC:
-		sb_addc(sb, '"');
-		sb_add_u256_dec(sb, u);
-		sb_addc(sb, '"');
+		*o++ = '"';
+		o += u256_format_dec(u, o);
+		*o++ = '"';
 		break;
 	case C_U64: {
-		uint64_t v;
+		char tmp[24];
+		int i = 24;
 		memcpy(&v, p, 8);
-		sb_addc(sb, '"');
-		sb_add_u64(sb, v);
-		sb_addc(sb, '"');
+		do {
+			tmp[--i] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		*o++ = '"';
+		memcpy(o, tmp + i, (size_t)(24 - i));
+		o += 24 - i;
+		*o++ = '"';
 		break;
 	}
 	case C_I128: {
 		char buf[U256_DEC_MAX + 1];
 		if (felt_format_i128(u, buf) < 0)
 			strcpy(buf, "0");
-		sb_addc(sb, '"');
-		sb_adds(sb, buf);
-		sb_addc(sb, '"');
+		size_t n = strlen(buf);
+		*o++ = '"';
+		memcpy(o, buf, n);
+		o += n;
+		*o++ = '"';
 		break;
 	}
-	case C_BOOL: {
-		uint64_t v;
+	case C_BOOL:
 		memcpy(&v, p, 8);
-		sb_adds(sb, v ? "true" : "false");
+		memcpy(o, v ? "true" : "false", v ? 4 : 5);
+		o += v ? 4 : 5;
 		break;
-	}
 	case C_STATE: {
-		uint64_t v;
 		memcpy(&v, p, 8);
-		sb_addc(sb, '"');
-		sb_adds(sb, state_names[v & 3]);
-		sb_addc(sb, '"');
+		const char *n = state_names[v & 3];
+		size_t l = strlen(n);
+		*o++ = '"';
+		memcpy(o, n, l);
+		o += l;
+		*o++ = '"';
 		break;
 	}
 	}
+	*o = '\0';
+	sb->len = (size_t)(o - sb->buf);
 }
 
 static void add_obj(struct sb *sb, const struct col *cols, int n, const void *row)
 {
-	sb_addc(sb, '{');
 	for (int i = 0; i < n; i++) {
-		if (i)
-			sb_addc(sb, ',');
-		sb_addc(sb, '"');
-		sb_adds(sb, cols[i].name);
-		sb_adds(sb, "\":");
+		/* name, quotes, separators and the widest value (hex felt: 66, i128: 80) */
+		sb_grow(sb, (size_t)cols[i].nlen + 96);
+		char *o = sb->buf + sb->len;
+		*o++ = i ? ',' : '{';
+		*o++ = '"';
+		memcpy(o, cols[i].name, cols[i].nlen);
+		o += cols[i].nlen;
+		*o++ = '"';
+		*o++ = ':';
+		sb->len = (size_t)(o - sb->buf);
 		add_col(sb, &cols[i], row);
 	}
-	sb_addc(sb, '}');
+	sb_addc(sb, n ? '}' : '{');
+	if (!n)
+		sb_addc(sb, '}');
 }
 
 static void add_key(struct sb *sb, int tab, const void *row)

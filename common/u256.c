@@ -117,19 +117,26 @@ int u256_parse_dec(u256 *r, const char *s, size_t n)
 	return 0;
 }
 
-static int hexval(char c)
+/* Hex digit values, 0xff for anything else. */
+static unsigned char hexv[256];
+static int hexv_ready;
+
+static void hexv_init(void)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	memset(hexv, 0xff, sizeof hexv);
+	for (int i = 0; i < 10; i++)
+		hexv['0' + i] = (unsigned char)i;
+	for (int i = 0; i < 6; i++) {
+		hexv['a' + i] = (unsigned char)(10 + i);
+		hexv['A' + i] = (unsigned char)(10 + i);
+	}
+	hexv_ready = 1;
 }
 
 int u256_parse_hex(u256 *r, const char *s, size_t n)
 {
+	if (!hexv_ready)
+		hexv_init();
 	if (n < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		return error("'%.*s' is not a 0x-prefixed hex number", (int)(n > 80 ? 80 : n), s);
 	s += 2;
@@ -139,12 +146,19 @@ int u256_parse_hex(u256 *r, const char *s, size_t n)
 	if (n > 64)
 		return error("hex value '0x%.*s...' does not fit in 256 bits", 20, s);
 	u256_zero(r);
-	for (size_t i = 0; i < n; i++) {
-		int v = hexval(s[i]);
-		if (v < 0)
-			return error("'0x%.*s' is not a hex number", (int)n, s);
-		size_t bit = (n - 1 - i) * 4;
-		r->w[bit / 64] |= (uint64_t)v << (bit % 64);
+	/* Fill limbs from the least significant end, 16 digits per limb. */
+	const unsigned char *p = (const unsigned char *)s + n;
+	for (int limb = 0; p > (const unsigned char *)s; limb++) {
+		uint64_t w = 0;
+		const unsigned char *lo = p - 16 > (const unsigned char *)s ? p - 16 : (const unsigned char *)s;
+		for (const unsigned char *q = lo; q < p; q++) {
+			unsigned v = hexv[*q];
+			if (v > 15)
+				return error("'0x%.*s' is not a hex number", (int)n, s);
+			w = (w << 4) | v;
+		}
+		r->w[limb] = w;
+		p = lo;
 	}
 	return 0;
 }
