@@ -1,0 +1,279 @@
+/*
+ * pg-produce -- play the Juno event-logger plugin against PostgreSQL: read
+ * event frames (design.md 3.2, e.g. from chain-sim) on stdin and commit
+ * each one the way the plugin does (pitchlake-spec.md 2.5), so that tests,
+ * benchmarks and the demo drive the real pipeline (pg-listen, block-fetch,
+ * ep-apply, pg-write) from generated chains.
+ *
+ *   StartBlock / NewBlock: one transaction with the block's events, its
+ *     starknet_blocks row (MINED, parent = the live block one below) and a
+ *     StartBlock driver event (whose trigger NOTIFYs pg-listen), sent in
+ *     one round trip;
+ *   RevertBlock: one transaction marking the block REVERTED plus a
+ *     RevertBlock driver event (the events rows stay, as in the plugin);
+ *   CatchupVault: rejected (exit 65): the plugin's vault catch-up reads
+ *     the chain over RPC, which a frame stream cannot stand in for.
+ *
+ * The frames' own driver_id/seq are not written: the database numbers the
+ * driver events, as it does for the plugin (a fresh database gives the same
+ * numbers as chain-sim).  --rate paces transactions on an absolute
+ * CLOCK_MONOTONIC schedule; --latency-log records each commit's driver id
+ * and wall-clock time for end-to-end latency measurements.  An incomplete
+ * frame at EOF is discarded (nothing of it is written).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "io.h"
+#include "pgproduce.h"
+
+#define MAX_LINE (16u << 20)
+#define REPORT_NS 5000000000LL
+
+static const char usage_text[] =
+	"usage: pg-produce [--conninfo STR] [--rate BLOCKS_PER_SEC] [--register]\n"
+	"                  [--latency-log FILE] [--quiet] [--connect-timeout SECONDS] <frames\n"
+	"\n"
+	"Write event frames (design.md 3.2, e.g. from chain-sim) into the producer's\n"
+	"tables as the Juno event-logger plugin does: per StartBlock frame one\n"
+	"transaction with its events, its starknet_blocks row and a StartBlock driver\n"
+	"event; per RevertBlock frame one transaction marking the block REVERTED and a\n"
+	"RevertBlock driver event.  CatchupVault frames are refused (exit 65).\n"
+	"\n"
+	"  --conninfo STR             libpq connection string or URI (default: PG* environment)\n"
+	"  --rate R                   at most R transactions (blocks) per second, on an\n"
+	"                             absolute schedule (default 0: as fast as possible;\n"
+	"                             fractions allowed; PL_TEST_NO_SLEEP disables the waits)\n"
+	"  --register                 also insert a vault_registry row for every vault with a\n"
+	"                             ContractDeployed event (deployed_at = last_block_indexed\n"
+	"                             = the block's hash), in the block's transaction\n"
+	"  --latency-log FILE         append {\"driver_id\":N,\"seq\":N,\"commit_ns\":N} per commit\n"
+	"                             (driver_events id and sequence_index, CLOCK_REALTIME\n"
+	"                             nanoseconds right after COMMIT returned)\n"
+	"  --quiet                    no progress lines (every 5 s) on stderr; the summary stays\n"
+	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
+	"                             this long (default 60)\n"
+	"  -h, --help                 this text\n"
+	"\n"
+	"An incomplete frame at EOF is discarded with a warning.  blocks/s in the progress\n"
+	"and summary lines counts every committed transaction (StartBlock and RevertBlock).\n"
+	"\n"
+	"exit codes: 0 done (EOF); 64 usage; 65 bad input data: an unparseable frame, a\n"
+	"CatchupVault frame, a block already stored, a RevertBlock of a block that is not\n"
+	"stored or already REVERTED (do not restart); 69 database unavailable; 70 internal\n"
+	"error; 75 transient failure (connection lost, latency log not writable);\n"
+	"78 configuration (bad conninfo, schema not migrated, latency log not openable)\n";
+
+static _Noreturn void usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	exit(code);
+}
+
+static long long parse_num(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max) {
+		fprintf(stderr, "pg-produce: invalid value '%s' for %s (want %lld..%lld)\n", s, opt, min, max);
+		usage(EXIT_USAGE);
+	}
+	return v;
+}
+
+static double parse_rate(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || !isfinite(v) || v < 0 || v > 1e6) {
+		fprintf(stderr, "pg-produce: invalid value '%s' for %s (want 0..1000000)\n", s, opt);
+		usage(EXIT_USAGE);
+	}
+	return v;
+}
+
+struct opts {
+	const char *conninfo;
+	const char *latency_log;
+	double rate;
+	int reg, quiet, connect_timeout;
+};
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->conninfo = "";
+	o->connect_timeout = 60;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		char name[64];
+		const char *eq = strchr(a, '=');
+		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = '\0';
+			v = eq + 1;
+			a = name;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(0);
+		} else if (!strcmp(a, "--register") && !v) {
+			o->reg = 1;
+			continue;
+		} else if (!strcmp(a, "--quiet") && !v) {
+			o->quiet = 1;
+			continue;
+		} else if (strcmp(a, "--conninfo") && strcmp(a, "--rate") && strcmp(a, "--latency-log") &&
+			   strcmp(a, "--connect-timeout")) {
+			fprintf(stderr, "pg-produce: unknown argument '%s'\n", argv[i]);
+			usage(EXIT_USAGE);
+		}
+		if (!v) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "pg-produce: option %s needs a value\n", a);
+				usage(EXIT_USAGE);
+			}
+			v = argv[++i];
+		}
+		if (!strcmp(a, "--conninfo"))
+			o->conninfo = v;
+		else if (!strcmp(a, "--rate"))
+			o->rate = parse_rate(a, v);
+		else if (!strcmp(a, "--latency-log"))
+			o->latency_log = v;
+		else
+			o->connect_timeout = (int)parse_num(a, v, 0, 86400);
+	}
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleep until CLOCK_MONOTONIC reaches at_ns (absolute: no drift). */
+static void sleep_until(int64_t at_ns)
+{
+	if (getenv("PL_TEST_NO_SLEEP") || at_ns <= mono_ns())
+		return;
+	struct timespec ts = {(time_t)(at_ns / 1000000000), (long)(at_ns % 1000000000)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+struct counts {
+	uint64_t blocks, reverts, events;
+};
+
+/* Progress (done = 0: rate over the last interval) or the summary. */
+static void report(int done, const struct counts *c, int64_t ns, uint64_t tx)
+{
+	double s = (double)ns / 1e9, rate = s > 0 ? (double)tx / s : 0.0;
+	unsigned long long n = c->blocks + c->reverts;
+	if (done)
+		note("done: %llu blocks (%llu RevertBlock), %llu events in %.2f s, %.1f blocks/s", n,
+			(unsigned long long)c->reverts, (unsigned long long)c->events, s, rate);
+	else
+		note("%llu blocks (%llu RevertBlock), %llu events, %.1f blocks/s", n,
+			(unsigned long long)c->reverts, (unsigned long long)c->events, rate);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	die_set_prog(argv[0]);
+	parse_args(argc, argv, &o);
+
+	int logfd = -1;
+	if (o.latency_log) {
+		logfd = open(o.latency_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (logfd < 0)
+			die_errno(EXIT_CONFIG, "unable to open latency log '%s'", o.latency_log);
+	}
+	struct pgp w;
+	pgp_open(&w, o.conninfo, o.connect_timeout, o.reg);
+
+	struct lr lr;
+	struct pgp_parser p;
+	struct sb logline = SB_INIT;
+	struct counts cnt = {0, 0, 0};
+	uint64_t ntx = 0, last_tx = 0;
+	int64_t start = mono_ns(), last_report = start, t0 = 0;
+	lr_init(&lr, 0, MAX_LINE);
+	pgp_parser_init(&p);
+	for (;;) {
+		char *line;
+		size_t len;
+		int r = lr_next(&lr, &line, &len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (!strncmp(err_msg(), "unable to read input", 20))
+				die_code(EXIT_TEMPFAIL, "%s", err_msg());
+			die_code(EXIT_DATAERR, "unable to parse event frame at line %llu: %s",
+				(unsigned long long)lr.lineno + 1, err_msg());
+		}
+		r = pgp_parse_line(&p, line, len, lr.lineno);
+		if (r < 0)
+			die_code(EXIT_DATAERR, "unable to parse event frame at line %llu: %s",
+				(unsigned long long)lr.lineno, err_msg());
+		if (r == 0)
+			continue;
+
+		if (o.rate > 0) {
+			if (ntx == 0)
+				t0 = mono_ns();
+			sleep_until(t0 + (int64_t)((double)ntx * 1e9 / o.rate));
+		}
+		struct pgp_result res;
+		pgp_write(&w, &p.f, &res);
+		ntx++;
+		if (p.f.kind == PGP_START) {
+			cnt.blocks++;
+			cnt.events += p.f.nevents;
+		} else {
+			cnt.reverts++;
+		}
+		if (logfd >= 0) {
+			sb_reset(&logline);
+			sb_adds(&logline, "{\"driver_id\":");
+			sb_add_i64(&logline, res.driver_id);
+			sb_adds(&logline, ",\"seq\":");
+			sb_add_i64(&logline, res.seq);
+			sb_adds(&logline, ",\"commit_ns\":");
+			sb_add_i64(&logline, res.commit_ns);
+			sb_adds(&logline, "}\n");
+			if (io_write_all(logfd, logline.buf, logline.len) < 0)
+				die_errno(EXIT_TEMPFAIL, "unable to write latency log '%s'", o.latency_log);
+		}
+		int64_t now = mono_ns();
+		if (!o.quiet && now - last_report >= REPORT_NS) {
+			report(0, &cnt, now - last_report, ntx - last_tx);
+			last_report = now;
+			last_tx = ntx;
+		}
+	}
+	if (lr_partial(&lr))
+		warn("discarding an incomplete last line (%zu bytes without a newline)", lr_partial(&lr));
+	if (pgp_parser_in_frame(&p))
+		warn("discarding the incomplete frame that began at line %llu (no end line before EOF)",
+			(unsigned long long)p.f.begin_line);
+	report(1, &cnt, mono_ns() - start, ntx);
+	if (logfd >= 0 && close(logfd) < 0)
+		die_errno(EXIT_TEMPFAIL, "unable to close latency log '%s'", o.latency_log);
+	sb_free(&logline);
+	pgp_parser_free(&p);
+	lr_free(&lr);
+	pgp_close(&w);
+	return 0;
+}
