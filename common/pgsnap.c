@@ -1,0 +1,173 @@
+/*
+ * pgsnap.c -- see pgsnap.h.  Canonical order (docs/formats.md): tables by
+ * name bytewise, rows by their key columns compared as text COLLATE "C" in
+ * primary-key order; journal blocks by ord, entries by id.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "die.h"
+#include "io.h"
+#include "json.h"
+#include "pgconn.h"
+#include "pgsnap.h"
+#include "pgwrite.h"
+
+#define FETCH_ROWS "1000"
+#define OUT_CHUNK 65536
+
+struct out {
+	int fd;
+	struct sb b;
+};
+
+static void out_flush(struct out *o, int force)
+{
+	if (o->b.len == 0 || (!force && o->b.len < OUT_CHUNK))
+		return;
+	if (o->fd == STDOUT_FILENO)
+		io_out(o->b.buf, o->b.len);
+	else if (io_write_all(o->fd, o->b.buf, o->b.len) < 0)
+		die_errno(EXIT_TEMPFAIL, "unable to write the snapshot");
+	sb_reset(&o->b);
+}
+
+/* Run a statement without parameters (the text is constant or built from quoted identifiers). */
+static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int code, const char *what)
+{
+	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != want)
+		pgc_die(conn, r, code, what);
+	return r;
+}
+
+static void dump_table(PGconn *conn, struct out *o, const char *name)
+{
+	struct pgw_table t;
+	struct sb sql = SB_INIT;
+	memset(&t, 0, sizeof t);
+	t.name = xstrdup(name);
+	t.namelen = strlen(name);
+	if (pgw_table_load(conn, &t, 0) < 0)
+		die_code(EXIT_CONFIG, "unable to dump a registered table: %s", err_msg());
+	sb_adds(&sql, "DECLARE pgs_rows NO SCROLL CURSOR FOR SELECT ");
+	pgw_add_collist(&sql, conn, &t);
+	sb_addf(&sql, " FROM %s ORDER BY ", t.qname);
+	for (int k = 0; k < t.npk; k++) {
+		if (k)
+			sb_addc(&sql, ',');
+		pgw_add_ident(&sql, conn, t.cols[t.pk[k]].name);
+		sb_adds(&sql, "::text COLLATE \"C\"");
+	}
+	PQclear(run(conn, sql.buf, PGRES_COMMAND_OK, EXIT_SOFTWARE, "open a cursor on a state table"));
+	/* The line prefix is the same for every row of the table. */
+	struct sb head = SB_INIT;
+	sb_adds(&head, "{\"op\":\"put\",\"table\":");
+	sb_add_jstr(&head, t.name, t.namelen);
+	sb_adds(&head, ",\"key\":{");
+	for (;;) {
+		PGresult *r = run(conn, "FETCH FORWARD " FETCH_ROWS " FROM pgs_rows", PGRES_TUPLES_OK,
+			EXIT_SOFTWARE, "fetch rows of a state table");
+		int n = PQntuples(r);
+		for (int i = 0; i < n; i++) {
+			sb_add(&o->b, head.buf, head.len);
+			for (int k = 0; k < t.npk; k++) {
+				const struct pgw_col *c = &t.cols[t.pk[k]];
+				if (k)
+					sb_addc(&o->b, ',');
+				sb_add_jstr(&o->b, c->name, strlen(c->name));
+				sb_addc(&o->b, ':');
+				pgw_add_value(&o->b, c, PQgetvalue(r, i, t.pk[k]), PQgetisnull(r, i, t.pk[k]));
+			}
+			sb_adds(&o->b, "},\"row\":{");
+			for (int j = 0; j < t.ncols; j++) {
+				if (j)
+					sb_addc(&o->b, ',');
+				sb_add_jstr(&o->b, t.cols[j].name, strlen(t.cols[j].name));
+				sb_addc(&o->b, ':');
+				pgw_add_value(&o->b, &t.cols[j], PQgetvalue(r, i, j), PQgetisnull(r, i, j));
+			}
+			sb_adds(&o->b, "}}\n");
+			out_flush(o, 0);
+		}
+		PQclear(r);
+		if (n == 0)
+			break;
+	}
+	PQclear(run(conn, "CLOSE pgs_rows", PGRES_COMMAND_OK, EXIT_SOFTWARE, "close a cursor"));
+	sb_free(&head);
+	sb_free(&sql);
+	pgw_table_free(&t);
+}
+
+static void dump_journal(PGconn *conn, struct out *o)
+{
+	PQclear(run(conn,
+		"DECLARE pgs_journal NO SCROLL CURSOR FOR"
+		" SELECT b.ord, b.block_number::text, b.block_hash, j.id IS NOT NULL, j.tbl, j.key::text, j.before::text"
+		" FROM pl_journal_block b LEFT JOIN pl_journal j ON j.block_hash = b.block_hash"
+		" ORDER BY b.ord, j.id",
+		PGRES_COMMAND_OK, EXIT_CONFIG, "read the undo journal"));
+	struct sb last = SB_INIT;
+	sb_adds(&last, "-");
+	for (;;) {
+		PGresult *r = run(conn, "FETCH FORWARD " FETCH_ROWS " FROM pgs_journal", PGRES_TUPLES_OK,
+			EXIT_SOFTWARE, "fetch the undo journal");
+		int n = PQntuples(r);
+		for (int i = 0; i < n; i++) {
+			const char *ord = PQgetvalue(r, i, 0), *bn = PQgetvalue(r, i, 1), *bh = PQgetvalue(r, i, 2);
+			if (strcmp(ord, last.buf)) {
+				sb_reset(&last);
+				sb_adds(&last, ord);
+				sb_addf(&o->b, "{\"op\":\"block\",\"block_number\":%s,\"block_hash\":", bn);
+				sb_add_jstr(&o->b, bh, strlen(bh));
+				sb_adds(&o->b, "}\n");
+			}
+			if (PQgetvalue(r, i, 3)[0] == 't') {
+				const char *tbl = PQgetvalue(r, i, 4);
+				sb_addf(&o->b, "{\"op\":\"undo\",\"block_number\":%s,\"block_hash\":", bn);
+				sb_add_jstr(&o->b, bh, strlen(bh));
+				sb_adds(&o->b, ",\"table\":");
+				sb_add_jstr(&o->b, tbl, strlen(tbl));
+				sb_adds(&o->b, ",\"key\":");
+				sb_adds(&o->b, PQgetvalue(r, i, 5));
+				sb_adds(&o->b, ",\"before\":");
+				sb_adds(&o->b, PQgetisnull(r, i, 6) ? "null" : PQgetvalue(r, i, 6));
+				sb_adds(&o->b, "}\n");
+			}
+			out_flush(o, 0);
+		}
+		PQclear(r);
+		if (n == 0)
+			break;
+	}
+	PQclear(run(conn, "CLOSE pgs_journal", PGRES_COMMAND_OK, EXIT_SOFTWARE, "close a cursor"));
+	sb_free(&last);
+}
+
+int pgs_dump(PGconn *conn, int fd)
+{
+	struct out o = {fd, SB_INIT};
+	PQclear(run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
+		EXIT_TEMPFAIL, "start a transaction"));
+	/* Historic tables are append-only outputs, not state (docs/formats.md). */
+	PGresult *tabs = run(conn,
+		"SELECT table_name FROM pl_state_tables WHERE right(table_name, 9) <> '_Historic'"
+		" ORDER BY table_name COLLATE \"C\"",
+		PGRES_TUPLES_OK, EXIT_CONFIG, "read pl_state_tables");
+	for (int i = 0; i < PQntuples(tabs); i++)
+		dump_table(conn, &o, PQgetvalue(tabs, i, 0));
+	PQclear(tabs);
+	dump_journal(conn, &o);
+	PGresult *r = run(conn, "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE id = 1",
+		PGRES_TUPLES_OK, EXIT_CONFIG, "read the checkpoint");
+	if (PQntuples(r) == 1)
+		sb_addf(&o.b, "{\"op\":\"checkpoint\",\"driver_id\":%s,\"seq\":%s,\"finalized\":%s}\n",
+			PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+	PQclear(r);
+	PQclear(run(conn, "COMMIT", PGRES_COMMAND_OK, EXIT_TEMPFAIL, "end the transaction"));
+	out_flush(&o, 1);
+	sb_free(&o.b);
+	return 0;
+}
