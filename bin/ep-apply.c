@@ -143,8 +143,13 @@ int main(int argc, char **argv)
 	size_t len;
 	int r;
 	while ((r = lr_next(&lr, &line, &len)) > 0) {
-		if (ep_feed(ep, line, len, &out) < 0)
+		if (ep_feed(ep, line, len, &out) < 0) {
+			long long d = ep_current_driver(ep);
+			if (d >= 0)
+				die_code(EXIT_DATAERR, "unable to apply input at line %llu (driver event %lld): %s",
+					(unsigned long long)lr.lineno, d, err_msg());
 			die_code(EXIT_DATAERR, "unable to apply input at line %llu: %s", (unsigned long long)lr.lineno, err_msg());
+		}
 		if (out.len) {
 			io_out(out.buf, out.len);
 			sb_reset(&out);

@@ -1213,6 +1213,11 @@ const struct ep_stats *ep_stats(const struct ep *ep)
 	return &ep->st;
 }
 
+long long ep_current_driver(const struct ep *ep)
+{
+	return ep->in_frame ? (long long)ep->f_driver : -1;
+}
+
 /* ---------------------------------------------------------------- snapshots */
 
 struct dumprow {

@@ -41,5 +41,7 @@ int ep_load_done(struct ep *ep);
 void ep_dump(struct ep *ep, struct sb *out);
 
 const struct ep_stats *ep_stats(const struct ep *ep);
+/* The driver_id of the frame being read, or -1 between frames (for messages). */
+long long ep_current_driver(const struct ep *ep);
 
 #endif

@@ -16,7 +16,7 @@ bad() {
 	test_expect_success "bad input: $name" '
 		{ good_prefix; printf "%s\n" "$line"; rest; } >in &&
 		test_must_fail --code 65 ep-apply <in >out 2>err &&
-		grep -q "ep-apply: fatal: unable to apply input at line 6: " err &&
+		grep -q "ep-apply: fatal: unable to apply input at line 6 (driver event 2): " err &&
 		grep -q -- "$pat" err &&
 		test $(grep -c "\"op\":\"end\"" out) -eq 1 &&
 		! grep -q "\"driver_id\":2" out
