@@ -16,11 +16,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "die.h"
@@ -189,6 +191,66 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 }
 
+/*
+ * Writing to a slow reader.  When stdout is a pipe or FIFO it is made
+ * non-blocking, and while the reader is behind we keep consuming the
+ * database socket: a backend whose client stops reading holds back the
+ * server's shared notification queue, and a full queue makes the
+ * producer's commits fail.  Notifications that arrive meanwhile are only
+ * remembered as "something new" (woken), never queued.
+ */
+static int out_nonblock;
+static int woken;
+
+static void out_init(void)
+{
+	struct stat st;
+	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		int fl = fcntl(STDOUT_FILENO, F_GETFL);
+		if (fl >= 0 && fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) == 0)
+			out_nonblock = 1;
+	}
+}
+
+/* Write all of buf; -1 if the connection was lost meanwhile (reconnect after). */
+static int out_draining(struct pgl *l, const char *buf, size_t len)
+{
+	int lost = 0;
+	if (!out_nonblock) {
+		io_out(buf, len);
+		return 0;
+	}
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			io_out(buf, len); /* reports EPIPE quietly, other errors loudly */
+			return 0;
+		}
+		struct pollfd p[2] = {{STDOUT_FILENO, POLLOUT, 0}, {lost ? -1 : PQsocket(l->conn), POLLIN, 0}};
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			die_errno(EXIT_SOFTWARE, "unable to poll standard output");
+		if (!lost && p[1].revents) {
+			if (!PQconsumeInput(l->conn)) {
+				lost = 1;
+				continue;
+			}
+			PGnotify *nf;
+			while ((nf = PQnotifies(l->conn))) {
+				PQfreemem(nf);
+				woken = 1;
+			}
+		}
+	}
+	return lost ? -1 : 0;
+}
+
 /* Why the drain stopped. */
 enum drained {
 	DR_IDLE,
@@ -220,11 +282,12 @@ static enum drained drain(struct pgl *l, const struct opts *o, int64_t *seq, int
 				done = 1;
 		}
 		PQclear(r);
-		if (out->len)
-			io_out(out->buf, out->len);
+		woken = 0;
+		if (out->len && out_draining(l, out->buf, out->len) < 0)
+			return DR_LOST;
 		if (done)
 			return DR_DONE;
-		if (n < PGL_BATCH)
+		if (n < PGL_BATCH && !woken)
 			return DR_IDLE;
 	}
 }
@@ -235,6 +298,7 @@ int main(int argc, char **argv)
 	die_set_prog(argv[0]);
 	parse_args(argc, argv, &o);
 	io_init_stdout();
+	out_init();
 	setup_signals();
 
 	int64_t seq = INT64_MIN, id = INT64_MIN;

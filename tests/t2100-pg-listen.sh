@@ -201,4 +201,27 @@ test_expect_success 'a vanished reader ends pg-listen quietly (SIGPIPE)' '
 	test "$(wc -l <out)" -eq 1
 '
 
+test_expect_success 'a reader that falls behind: the socket is still drained, and every event arrives once' '
+	mkfifo behind.fifo || return 1
+	{ sleep 5; cat; } <behind.fifo >got &
+	reader=$!
+	timeout 60 pg-listen --poll-interval 60000 --after-seq 9000 --until-seq 12000 >behind.fifo 2>err &
+	pid=$! &&
+	for b in 0 1 2; do
+		pg_sql -c "INSERT INTO driver_events (sequence_index, type, block_hash)
+			SELECT 9000 + $b * 1000 + g, \$\$StartBlock\$\$, \$\$0x\$\$ || to_hex(g) FROM generate_series(1, 1000) g" || return 1
+		sleep 0.3
+	done &&
+	sleep 0.5 &&
+	# Still blocked on stdout, pg-listen keeps reading its socket: its backend
+	# must not be stuck sending notifications (ClientWrite), which would hold
+	# back the shared notification queue.
+	pg_sql -c "SELECT coalesce(wait_event, \$\$none\$\$) FROM pg_stat_activity
+		WHERE application_name = \$\$pg-listen\$\$" >wait_event &&
+	cat wait_event && ! grep -q ClientWrite wait_event && test -s wait_event &&
+	wait $pid && wait $reader &&
+	test "$(wc -l <got)" -eq 3000 &&
+	jq -r .sequence_index got >seqs && seq 9001 12000 >want && test_cmp want seqs
+'
+
 test_done
