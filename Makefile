@@ -4,6 +4,7 @@
 #   make check      build, then run the TAP suite with prove
 #   make asan       build with ASan+UBSan into build/asan and run the suite there
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make ci         everything CI runs: check, asan, and a short fuzz run
 #   make bench      benchmarks (figures, never pass/fail): see BENCH.md
 #   make format     clang-format every C file in place (format-check: verify only)
 #   make install    install programs and scripts under $(PREFIX)
@@ -87,6 +88,11 @@ fuzz:
 	  tail -n 1 build/fuzz/$$t.log; \
 	done
 
+ci:
+	$(MAKE) check
+	$(MAKE) asan
+	$(MAKE) fuzz FUZZ_SECONDS=10
+
 bench: all
 	scripts/bench-ep-apply
 
@@ -103,5 +109,5 @@ install: all
 clean:
 	rm -rf build $(PROGRAMS) tests/out
 
-.PHONY: all check asan fuzz bench format format-check install clean
+.PHONY: all check ci asan fuzz bench format format-check install clean
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
