@@ -107,6 +107,30 @@ static const char *const state_names[] = {"Open", "Auctioning", "Running", "Sett
 
 /* ---------------------------------------------------------------- JSON of rows */
 
+/*
+ * Felts repeat a lot in the output (every row of a vault names it), so their
+ * hex text is cached in a small direct-mapped table.  Output is unaffected.
+ */
+#define HEXCACHE 8192
+static struct hexcache {
+	u256 v;
+	uint8_t len;
+	char s[U256_HEX_MAX];
+} hexcache[HEXCACHE];
+
+static size_t felt_hex(const u256 *u, char *o)
+{
+	if (u256_fits64(u) && u->w[0] < 0x10000)
+		return u256_format_hex(u, o); /* small values: formatting is cheaper */
+	struct hexcache *c = &hexcache[(u->w[0] ^ (u->w[3] >> 7)) & (HEXCACHE - 1)];
+	if (c->len == 0 || !u256_eq(&c->v, u)) {
+		c->v = *u;
+		c->len = (uint8_t)u256_format_hex(u, c->s);
+	}
+	memcpy(o, c->s, c->len);
+	return c->len;
+}
+
 /* Append one column value; the caller has reserved room (sb_grow) for it. */
 static void add_col(struct sb *sb, const struct col *c, const void *row)
 {
@@ -124,7 +148,7 @@ static void add_col(struct sb *sb, const struct col *c, const void *row)
 		/* fall through */
 	case C_FELT:
 		*o++ = '"';
-		o += u256_format_hex(u, o);
+		o += felt_hex(u, o);
 		*o++ = '"';
 		break;
 	case C_DEC:

@@ -193,6 +193,12 @@ size_t u256_format_dec(const u256 *a, char out[U256_DEC_MAX])
 size_t u256_format_hex(const u256 *a, char out[U256_HEX_MAX])
 {
 	static const char hex[] = "0123456789abcdef";
+	static char pairs[512];
+	if (!pairs[0])
+		for (int i = 0; i < 256; i++) {
+			pairs[2 * i] = hex[i >> 4];
+			pairs[2 * i + 1] = hex[i & 15];
+		}
 	char *o = out;
 	*o++ = '0';
 	*o++ = 'x';
@@ -203,12 +209,22 @@ size_t u256_format_hex(const u256 *a, char out[U256_HEX_MAX])
 	int shift = 60;
 	while (shift > 0 && (v >> shift) == 0) /* skip leading zero nibbles */
 		shift -= 4;
-	for (; shift >= 0; shift -= 4)
+	if (shift % 8 == 0) { /* odd number of digits: one single nibble first */
 		*o++ = hex[(v >> shift) & 15];
+		shift -= 8;
+	} else {
+		shift -= 4; /* now the shift of a whole byte */
+	}
+	for (; shift >= 0; shift -= 8) {
+		memcpy(o, pairs + 2 * ((v >> shift) & 255), 2);
+		o += 2;
+	}
 	while (limb-- > 0) {
 		v = a->w[limb];
-		for (shift = 60; shift >= 0; shift -= 4)
-			*o++ = hex[(v >> shift) & 15];
+		for (shift = 56; shift >= 0; shift -= 8) {
+			memcpy(o, pairs + 2 * ((v >> shift) & 255), 2);
+			o += 2;
+		}
 	}
 	*o = '\0';
 	return (size_t)(o - out);
