@@ -165,10 +165,10 @@ int main(int argc, char **argv)
 		dump_state(ep, dump);
 	if (stats) {
 		const struct ep_stats *s = ep_stats(ep);
-		note("frames %llu, skipped %llu, events %llu, ignored %llu, reverted blocks %llu",
+		note("frames %llu, skipped %llu, events %llu, ignored %llu, reverted blocks %llu, archived rounds %llu",
 			(unsigned long long)s->frames, (unsigned long long)s->skipped_frames,
 			(unsigned long long)s->events, (unsigned long long)s->ignored_events,
-			(unsigned long long)s->reverted_blocks);
+			(unsigned long long)s->reverted_blocks, (unsigned long long)s->archived_rounds);
 	}
 	ep_free(ep);
 	lr_free(&lr);

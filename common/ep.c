@@ -393,6 +393,9 @@ static void index_add(struct ep *ep, int tab, void *row)
 	} else if (tab == T_BIDS) {
 		struct bid *b = row;
 		vec_add(&vidx_get(&ep->idx_bids, &b->round, 1)->v, b);
+	} else if (tab == T_QUEUED) {
+		struct queued *q = row;
+		vec_add(&vidx_get(&ep->idx_queued, &q->round, 1)->v, q);
 	} else if (tab == T_ROUNDS) {
 		struct round *r = row;
 		struct ridx *x = xcalloc(1, sizeof *x);
@@ -411,6 +414,9 @@ static void index_del(struct ep *ep, int tab, void *row)
 	} else if (tab == T_BIDS) {
 		struct bid *b = row;
 		vidx_drop(&ep->idx_bids, &b->round, b);
+	} else if (tab == T_QUEUED) {
+		struct queued *q = row;
+		vidx_drop(&ep->idx_queued, &q->round, q);
 	} else if (tab == T_ROUNDS) {
 		struct round *r = row;
 		struct ridx k;
@@ -723,16 +729,63 @@ static void journal_unlink(struct ep *ep, struct jblock *victim)
 		ep->jtail = prev;
 }
 
+static int journal_mentions(const struct ep *ep, int tab, const void *key)
+{
+	for (const struct jblock *b = ep->jhead; b; b = b->next)
+		for (uint32_t i = 0; i < b->n; i++)
+			if (b->e[i].tab == (uint64_t)tab && !memcmp(b->e[i].key, key, tabs[tab].keylen))
+				return 1;
+	return 0;
+}
+
+/* Drop a round's rows of table tab (bids or queued withdrawals) from memory. */
+static void archive_rows(struct ep *ep, struct hmap *idx, int tab, const u256 *round)
+{
+	struct vidx *x = hm_del(idx, round);
+	if (!x)
+		return;
+	for (uint32_t i = 0; i < x->v.n; i++)
+		free(hm_del(&ep->tab[tab], x->v.p[i]));
+	free(x->v.p);
+	free(x);
+}
+
+/*
+ * Once a settled round leaves the undo journal its settlement is final: its
+ * bids and queued withdrawals can never change again.  They stay in the
+ * database (for the backends) but leave ep-apply's memory and snapshot, so
+ * that the state grows with live entities, not with history; the database
+ * snapshot omits the same rows (sql/005-archive.sql).
+ */
+static void archive_if_final(struct ep *ep, const void *rkey)
+{
+	struct round *r = hm_get(&ep->tab[T_ROUNDS], rkey);
+	if (!r || r->state != R_SETTLED || journal_mentions(ep, T_ROUNDS, rkey))
+		return;
+	archive_rows(ep, &ep->idx_bids, T_BIDS, &r->address);
+	archive_rows(ep, &ep->idx_queued, T_QUEUED, &r->address);
+	ep->st.archived_rounds++;
+}
+
 static void journal_prune(struct ep *ep)
 {
-	struct jblock *b = ep->jhead;
+	struct jblock *b = ep->jhead, *pruned = NULL;
 	while (b) {
 		struct jblock *next = b->next;
 		if (b->number <= ep->finalized) {
 			journal_unlink(ep, b);
-			jblock_free(b);
+			b->next = pruned;
+			pruned = b;
 		}
 		b = next;
+	}
+	while (pruned) {
+		struct jblock *next = pruned->next;
+		for (uint32_t i = 0; i < pruned->n; i++)
+			if (pruned->e[i].tab == T_ROUNDS)
+				archive_if_final(ep, pruned->e[i].key);
+		jblock_free(pruned);
+		pruned = next;
 	}
 }
 
@@ -1180,6 +1233,7 @@ struct ep *ep_new(uint64_t finality)
 		hm_init(&ep->tab[i], tabs[i].keylen);
 	hm_init(&ep->idx_lps, 32);
 	hm_init(&ep->idx_bids, 32);
+	hm_init(&ep->idx_queued, 32);
 	hm_init(&ep->idx_rounds, 40);
 	ts_init(&ep->frame);
 	ts_init(&ep->blk);
@@ -1212,6 +1266,7 @@ void ep_free(struct ep *ep)
 	}
 	free_vidx(&ep->idx_lps);
 	free_vidx(&ep->idx_bids);
+	free_vidx(&ep->idx_queued);
 	size_t pos = 0;
 	void *r;
 	while ((r = hm_next(&ep->idx_rounds, &pos)))

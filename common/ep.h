@@ -16,7 +16,7 @@
 struct ep;
 
 struct ep_stats {
-	uint64_t frames, skipped_frames, events, ignored_events, reverted_blocks;
+	uint64_t frames, skipped_frames, events, ignored_events, reverted_blocks, archived_rounds;
 };
 
 /* A new, empty state.  finality: blocks kept in the undo journal. */

@@ -130,6 +130,7 @@ struct ep {
 	struct hmap tab[T_COUNT]; /* stored tables; historic ones stay empty */
 	struct hmap idx_lps;      /* vault -> struct vidx (LPs of the vault) */
 	struct hmap idx_bids;     /* round -> struct vidx (bids of the round) */
+	struct hmap idx_queued;   /* round -> struct vidx (queued withdrawals of the round) */
 	struct hmap idx_rounds;   /* (vault, round_id) -> struct ridx */
 
 	/* journal, oldest block first */

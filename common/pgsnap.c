@@ -42,7 +42,11 @@ static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int cod
 	return r;
 }
 
-static void dump_table(PGconn *conn, struct out *o, const char *name)
+/*
+ * Dump one registered table, reading it through view (same columns) when the
+ * registry names one: the rows ep-apply no longer holds are left out.
+ */
+static void dump_table(PGconn *conn, struct out *o, const char *name, const char *view)
 {
 	struct pgw_table t;
 	struct sb sql = SB_INIT;
@@ -53,7 +57,13 @@ static void dump_table(PGconn *conn, struct out *o, const char *name)
 		die_code(EXIT_CONFIG, "unable to dump a registered table: %s", err_msg());
 	sb_adds(&sql, "DECLARE pgs_rows NO SCROLL CURSOR FOR SELECT ");
 	pgw_add_collist(&sql, conn, &t);
-	sb_addf(&sql, " FROM %s ORDER BY ", t.qname);
+	if (view && *view) {
+		sb_adds(&sql, " FROM ");
+		pgw_add_ident(&sql, conn, view);
+		sb_adds(&sql, " ORDER BY ");
+	} else {
+		sb_addf(&sql, " FROM %s ORDER BY ", t.qname);
+	}
 	for (int k = 0; k < t.npk; k++) {
 		if (k)
 			sb_addc(&sql, ',');
@@ -153,11 +163,12 @@ int pgs_dump(PGconn *conn, int fd)
 		EXIT_TEMPFAIL, "start a transaction"));
 	/* Historic tables are append-only outputs, not state (docs/formats.md). */
 	PGresult *tabs = run(conn,
-		"SELECT table_name FROM pl_state_tables WHERE right(table_name, 9) <> '_Historic'"
-		" ORDER BY table_name COLLATE \"C\"",
+		"SELECT table_name, to_jsonb(s)->>'snapshot_view' FROM pl_state_tables s"
+		" WHERE right(table_name, 9) <> '_Historic' ORDER BY table_name COLLATE \"C\"",
 		PGRES_TUPLES_OK, EXIT_CONFIG, "read pl_state_tables");
 	for (int i = 0; i < PQntuples(tabs); i++)
-		dump_table(conn, &o, PQgetvalue(tabs, i, 0));
+		dump_table(conn, &o, PQgetvalue(tabs, i, 0),
+			PQgetisnull(tabs, i, 1) ? NULL : PQgetvalue(tabs, i, 1));
 	PQclear(tabs);
 	dump_journal(conn, &o);
 	PGresult *r = run(conn, "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE id = 1",

@@ -8,11 +8,13 @@
 SEEDS=${PL_TEST_SEEDS:-"1 2 3 4 5 6 7 8"}
 STATE_TABLES='"op":"put","table":"(VaultStates|Liquidity_Providers|Option_Rounds|Queued_Liquidity|Option_Buyers|Bids)"'
 
+# A finality longer than the chain keeps every round live: chain-sim's model
+# holds every row, ep-apply archives settled rounds once they are final.
 test_expect_success 'differential: ep-apply state == chain-sim model (many seeds, reorgs, transfers)' '
 	for s in $SEEDS; do
 		chain-sim --seed $s --blocks 300 --vaults 4 --lps 6 --buyers 5 --reorg-rate 40 --transfers \
 			--dump-state model >chain &&
-		ep-apply --dump-state dump <chain >/dev/null &&
+		ep-apply --finality 100000 --dump-state dump <chain >/dev/null &&
 		grep -E "$STATE_TABLES" dump >ours &&
 		test_cmp model ours || { echo "seed $s differs"; return 1; }
 	done
@@ -50,6 +52,24 @@ test_expect_success 'replay determinism and split replay on a generated chain' '
 	ep-apply --dump-state half <first >h1 &&
 	ep-apply --state half --dump-state whole <second >h2 &&
 	test_cmp d1 whole && cat h1 h2 >h && test_cmp o1 h
+'
+
+test_expect_success 'settled rounds leave memory once final: exactly their bids and queued rows' '
+	chain-sim --seed 8 --blocks 500 --vaults 3 >chain8 &&
+	ep-apply --finality 16 --dump-state small --stats <chain8 >/dev/null 2>err &&
+	grep -q "archived rounds [1-9]" err &&
+	ep-apply --finality 100000 --dump-state full <chain8 >/dev/null &&
+	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\)\"" full | grep "\"op\":\"put\"" >full.rest &&
+	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\)\"" small | grep "\"op\":\"put\"" >small.rest &&
+	test_cmp full.rest small.rest &&
+	test $(grep -c "\"op\":\"put\",\"table\":\"Bids\"" small) -lt $(grep -c "\"op\":\"put\",\"table\":\"Bids\"" full) &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" small | grep -v "\"state\":\"Settled\"" |
+		sed "s/.*\"key\":{\"address\":\"\(0x[0-9a-f]*\)\".*/\1/" >live_rounds &&
+	for r in $(cat live_rounds); do
+		test $(grep -c "\"op\":\"put\",\"table\":\"Bids\",\"key\":{\"round_address\":\"$r\"" small) -eq \
+		     $(grep -c "\"op\":\"put\",\"table\":\"Bids\",\"key\":{\"round_address\":\"$r\"" full) || return 1
+	done &&
+	ep-apply --state small --finality 16 --dump-state again </dev/null >/dev/null && test_cmp small again
 '
 
 test_expect_success 'idempotent re-feed of a generated chain' '

@@ -42,7 +42,8 @@ test_when_finished 'stop_pipeline'
 test_expect_success 'set up: schema, chain, offline expectation' '
 	pl-migrate >/dev/null &&
 	chain-sim --seed 11 --blocks 250 --vaults 4 --lps 6 --buyers 5 --reorg-rate 40 --transfers >chain &&
-	ep-apply --dump-state expect <chain >/dev/null &&
+	ep-apply --stats --dump-state expect <chain >/dev/null 2>stats &&
+	grep -q "archived rounds [1-9]" stats &&
 	awk "/\"op\":\"begin\"/{b++} b<=120" chain >first &&
 	awk "/\"op\":\"begin\"/{b++} b>120" chain >second
 '
