@@ -294,6 +294,7 @@ struct pgw {
 	int64_t cp_driver, cp_seq, cp_fin;
 	/* journal pruning: last finalized pruned, lowest block journaled since */
 	int64_t prune_fin, min_new_block;
+	int64_t batch_fin; /* highest `finalized` of the frames in the transaction */
 	long commits, die_after;
 };
 
@@ -441,9 +442,18 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 		"INSERT INTO pl_journal_block (block_number, block_hash) VALUES ($1, $2)"
 		" ON CONFLICT (block_hash) DO NOTHING",
 		2, EXIT_CONFIG);
-	prepare_or_die(conn, "pgw_je", "INSERT INTO pl_journal (block_hash, tbl, key, before) VALUES ($1, $2, $3, $4)", 4, EXIT_CONFIG);
-	prepare_or_die(conn, "pgw_rv", "DELETE FROM pl_journal_block WHERE block_hash = $1", 1, EXIT_CONFIG);
-	prepare_or_die(conn, "pgw_fin", "DELETE FROM pl_journal_block WHERE block_number <= $1", 1, EXIT_CONFIG);
+	prepare_or_die(conn, "pgw_je",
+		"INSERT INTO pl_journal (block_hash, tbl, key, before, block_number) VALUES ($1, $2, $3, $4, $5)", 5, EXIT_CONFIG);
+	/* Entries are deleted explicitly (no foreign key: sql/006-journal-fast.sql). */
+	prepare_or_die(conn, "pgw_rv",
+		"WITH j AS (DELETE FROM pl_journal WHERE block_hash = $1)"
+		" DELETE FROM pl_journal_block WHERE block_hash = $1", 1, EXIT_CONFIG);
+	/* $2: the last horizon pruned (-1: unknown).  The lower bound keeps the
+	 * index scan off the dead entries of earlier prunes (a FIFO queue's
+	 * classic slow-down until vacuum catches up). */
+	prepare_or_die(conn, "pgw_fin",
+		"WITH j AS (DELETE FROM pl_journal WHERE block_number > $2 AND block_number <= $1)"
+		" DELETE FROM pl_journal_block WHERE block_number > $2 AND block_number <= $1", 2, EXIT_CONFIG);
 	prepare_or_die(conn, "pgw_q",
 		"INSERT INTO pl_quarantine (driver_id, seq, program, reason, frame)"
 		" VALUES ($1, $2, 'pg-write', $3, $4)",
@@ -955,7 +965,7 @@ static void send_block(struct pgw *w, int fi, int64_t bn, const char *hash, size
 }
 
 /* Queue the journal entry (hash, table, key text, before text|NULL). */
-static void send_entry(struct pgw *w, int fi, const char *hash, size_t hn, int tab, int key, int before)
+static void send_entry(struct pgw *w, int fi, int64_t bn, const char *hash, size_t hn, int tab, int key, int before)
 {
 	const struct js *js = &w->js;
 	const char *s;
@@ -969,6 +979,7 @@ static void send_entry(struct pgw *w, int fi, const char *hash, size_t hn, int t
 		pb_null(&w->pb);
 	else
 		pb_add(&w->pb, js->src + js->t[before].off, js->t[before].len);
+	pb_i64(&w->pb, bn);
 	send_prep(w, "pgw_je", fi, K_CMD, -1);
 }
 
@@ -986,7 +997,12 @@ static int send_frame(struct pgw *w, int fi)
 		pb_i64(&w->pb, f->driver_id);
 		send_prep(w, "pgw_wt", fi, K_CMD, -1);
 	}
-	if (f->type != FT_REVERT && f->has_block) {
+	/* A block at or below the transaction's last `finalized` would be pruned
+	 * before COMMIT anyway: in catch-up most are, so they are not journaled. */
+	int journal_frame_block = f->has_block && f->block_number > w->batch_fin;
+	if (!journal_frame_block)
+		journal_befores = 0;
+	if (f->type != FT_REVERT && journal_frame_block) {
 		send_block(w, fi, f->block_number, f->hash.buf, f->hash.len);
 		sb_add(&last, f->hash.buf, f->hash.len);
 	}
@@ -1002,13 +1018,15 @@ static int send_frame(struct pgw *w, int fi)
 			const char *hs;
 			size_t hn;
 			js_u63(js, js_get(js, 0, "block_number"), &bn);
+			if (bn <= w->batch_fin)
+				continue; /* pruned before COMMIT anyway */
 			js_str(js, js_get(js, 0, "block_hash"), &w->tmp2, &hs, &hn);
 			if (hn != last.len || memcmp(hs, last.buf, hn)) {
 				sb_reset(&last);
 				sb_add(&last, hs, hn);
 				send_block(w, fi, bn, last.buf, last.len);
 			}
-			send_entry(w, fi, last.buf, last.len, tab, key, before);
+			send_entry(w, fi, bn, last.buf, last.len, tab, key, before);
 			continue;
 		}
 		const char *tn;
@@ -1049,7 +1067,7 @@ static int send_frame(struct pgw *w, int fi)
 		}
 		send_prep(w, name, fi, K_CMD, (int)li);
 		if (journal_befores && !w->failed && f->has_block)
-			send_entry(w, fi, f->hash.buf, f->hash.len, tab, key, before);
+			send_entry(w, fi, f->block_number, f->hash.buf, f->hash.len, tab, key, before);
 	}
 	sb_free(&last);
 	if (w->failed)
@@ -1059,14 +1077,26 @@ static int send_frame(struct pgw *w, int fi)
 		pb_add(&w->pb, f->hash.buf, f->hash.len);
 		send_prep(w, "pgw_rv", fi, K_CMD, -1);
 	}
-	if (f->has_fin && (f->finalized > w->prune_fin || w->min_new_block <= f->finalized)) {
-		pb_reset(&w->pb);
-		pb_i64(&w->pb, f->finalized);
-		send_prep(w, "pgw_fin", fi, K_CMD, -1);
-		w->prune_fin = f->finalized;
-		w->min_new_block = INT64_MAX;
-	}
+	/* The journal is pruned once per transaction, at its last frame (tx_run). */
 	return 0;
+}
+
+/* Prune the journal up to the transaction's highest `finalized`, if that can delete anything. */
+static void send_prune(struct pgw *w, int fi)
+{
+	if (w->batch_fin < 0 || (w->batch_fin <= w->prune_fin && w->min_new_block > w->batch_fin))
+		return;
+	pb_reset(&w->pb);
+	pb_i64(&w->pb, w->batch_fin);
+	/* Blocks journaled since the last prune may lie below it (a catch-up of
+	 * old blocks): then scan from the lowest of those. */
+	int64_t lo = w->prune_fin;
+	if (w->min_new_block <= lo)
+		lo = w->min_new_block - 1;
+	pb_i64(&w->pb, lo);
+	send_prep(w, "pgw_fin", fi, K_CMD, -1);
+	w->prune_fin = w->batch_fin;
+	w->min_new_block = INT64_MAX;
 }
 
 /* Compare the current row (result of pgw_sel_N) with the line's before image. */
@@ -1177,6 +1207,10 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		die_code(EXIT_CONFIG, "unable to read the checkpoint: %s", w->reason.buf);
 	int have = w->have_cp;
 	int64_t cd = w->cp_driver, cs = w->cp_seq, fin = w->cp_fin;
+	w->batch_fin = -1;
+	for (int i = first; i < first + n; i++)
+		if (w->fr[i].has_fin && w->fr[i].finalized > w->batch_fin)
+			w->batch_fin = w->fr[i].finalized;
 	int applied = 0, local_frame = -1;
 	struct sb local_reason = SB_INIT;
 	for (int i = first; i < first + n && !w->failed; i++) {
@@ -1199,7 +1233,9 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		applied++;
 	}
 	int more = !w->failed && local_frame < 0;
-	if (more && applied) {
+	if (more && applied)
+		send_prune(w, first + n - 1);
+	if (more && applied && !w->failed) {
 		pb_reset(&w->pb);
 		pb_i64(&w->pb, cd);
 		pb_i64(&w->pb, cs);
