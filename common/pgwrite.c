@@ -295,6 +295,10 @@ struct pgw {
 	/* journal pruning: last finalized pruned, lowest block journaled since */
 	int64_t prune_fin, min_new_block;
 	int64_t batch_fin; /* highest `finalized` of the frames in the transaction */
+	/* journal entries waiting to be sent as one INSERT (same frame and block) */
+	struct sb ja_tbl, ja_key, ja_before, ja_hash;
+	int ja_n, ja_fi;
+	int64_t ja_bn;
 	long commits, die_after;
 };
 
@@ -442,8 +446,12 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 		"INSERT INTO pl_journal_block (block_number, block_hash) VALUES ($1, $2)"
 		" ON CONFLICT (block_hash) DO NOTHING",
 		2, EXIT_CONFIG);
+	/* A block's journal entries of one frame go in one statement: text arrays,
+	 * inserted in array order (ids keep the journal order). */
 	prepare_or_die(conn, "pgw_je",
-		"INSERT INTO pl_journal (block_hash, tbl, key, before, block_number) VALUES ($1, $2, $3, $4, $5)", 5, EXIT_CONFIG);
+		"INSERT INTO pl_journal (block_hash, tbl, key, before, block_number)"
+		" SELECT $1, u.t, u.k, u.b, $5 FROM unnest($2::text[], $3::text[], $4::text[])"
+		" WITH ORDINALITY AS u(t, k, b, o) ORDER BY u.o", 5, EXIT_CONFIG);
 	/* Entries are deleted explicitly (no foreign key: sql/006-journal-fast.sql). */
 	prepare_or_die(conn, "pgw_rv",
 		"WITH j AS (DELETE FROM pl_journal WHERE block_hash = $1)"
@@ -489,6 +497,10 @@ void pgw_free(struct pgw *w)
 	sb_free(&w->tmp);
 	sb_free(&w->tmp2);
 	sb_free(&w->reason);
+	sb_free(&w->ja_tbl);
+	sb_free(&w->ja_key);
+	sb_free(&w->ja_before);
+	sb_free(&w->ja_hash);
 	sb_free(&w->out);
 	sb_free(&w->sql);
 	sb_free(&w->badline);
@@ -965,22 +977,67 @@ static void send_block(struct pgw *w, int fi, int64_t bn, const char *hash, size
 }
 
 /* Queue the journal entry (hash, table, key text, before text|NULL). */
+/* Append s as an element of a text[] literal being built in a. */
+static void ja_elem(struct sb *a, const char *s, size_t n)
+{
+	sb_addc(a, a->len ? ',' : '{');
+	if (!s) {
+		sb_adds(a, "NULL");
+		return;
+	}
+	sb_grow(a, n + 2);
+	sb_addc(a, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			sb_addc(a, '\\');
+		sb_addc(a, s[i]);
+	}
+	sb_addc(a, '"');
+}
+
+/* Send the pending journal entries (if any) as one INSERT. */
+static void ja_flush(struct pgw *w)
+{
+	if (!w->ja_n)
+		return;
+	pb_reset(&w->pb);
+	pb_add(&w->pb, w->ja_hash.buf, w->ja_hash.len);
+	sb_addc(&w->ja_tbl, '}');
+	sb_addc(&w->ja_key, '}');
+	sb_addc(&w->ja_before, '}');
+	pb_add(&w->pb, w->ja_tbl.buf, w->ja_tbl.len);
+	pb_add(&w->pb, w->ja_key.buf, w->ja_key.len);
+	pb_add(&w->pb, w->ja_before.buf, w->ja_before.len);
+	pb_i64(&w->pb, w->ja_bn);
+	sb_reset(&w->ja_tbl);
+	sb_reset(&w->ja_key);
+	sb_reset(&w->ja_before);
+	w->ja_n = 0;
+	send_prep(w, "pgw_je", w->ja_fi, K_CMD, -1);
+}
+
+/* Queue a journal entry (hash, table, key text, before text|NULL). */
 static void send_entry(struct pgw *w, int fi, int64_t bn, const char *hash, size_t hn, int tab, int key, int before)
 {
 	const struct js *js = &w->js;
 	const char *s;
 	size_t n;
-	pb_reset(&w->pb);
-	pb_add(&w->pb, hash, hn);
+	if (w->ja_n && (w->ja_fi != fi || w->ja_hash.len != hn || memcmp(w->ja_hash.buf, hash, hn)))
+		ja_flush(w);
+	if (!w->ja_n) {
+		sb_reset(&w->ja_hash);
+		sb_add(&w->ja_hash, hash, hn);
+		w->ja_fi = fi;
+		w->ja_bn = bn;
+	}
 	js_str(js, tab, &w->tmp, &s, &n);
-	pb_add(&w->pb, s, n);
-	pb_add(&w->pb, js->src + js->t[key].off, js->t[key].len);
+	ja_elem(&w->ja_tbl, s, n);
+	ja_elem(&w->ja_key, js->src + js->t[key].off, js->t[key].len);
 	if (js->t[before].type == JS_NULL)
-		pb_null(&w->pb);
+		ja_elem(&w->ja_before, NULL, 0);
 	else
-		pb_add(&w->pb, js->src + js->t[before].off, js->t[before].len);
-	pb_i64(&w->pb, bn);
-	send_prep(w, "pgw_je", fi, K_CMD, -1);
+		ja_elem(&w->ja_before, js->src + js->t[before].off, js->t[before].len);
+	w->ja_n++;
 }
 
 /* Queue every statement of frame fi.  -1 (w->reason set) if the frame cannot be applied. */
@@ -991,6 +1048,10 @@ static int send_frame(struct pgw *w, int fi)
 	char name[64];
 	int journal_befores = f->type == FT_START && !f->has_undo;
 	struct sb last = SB_INIT; /* hash of the journal block last inserted by this frame */
+	w->ja_n = 0; /* nothing left over from a frame that failed to queue */
+	sb_reset(&w->ja_tbl);
+	sb_reset(&w->ja_key);
+	sb_reset(&w->ja_before);
 
 	if (w->o.work_table) {
 		pb_reset(&w->pb);
@@ -1070,6 +1131,12 @@ static int send_frame(struct pgw *w, int fi)
 			send_entry(w, fi, f->block_number, f->hash.buf, f->hash.len, tab, key, before);
 	}
 	sb_free(&last);
+	if (!w->failed)
+		ja_flush(w);
+	w->ja_n = 0;
+	sb_reset(&w->ja_tbl);
+	sb_reset(&w->ja_key);
+	sb_reset(&w->ja_before);
 	if (w->failed)
 		return 0;
 	if (f->type == FT_REVERT) {
