@@ -93,8 +93,11 @@ ci:
 	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
+# Figures, never pass/fail (BENCH.md): ep-apply alone on 1M generated events,
+# then the live pipeline (latency at 100 blocks/s, catch-up of a backlog).
 bench: all
-	scripts/bench-ep-apply
+	scripts/bench-ep-apply 1000000
+	scripts/bench-live --events 200000 --no-stages
 
 format:
 	clang-format -i bin/*.c common/*.c common/*.h fuzz/*.c
