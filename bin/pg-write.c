@@ -8,6 +8,7 @@
  * command line, the single-writer advisory lock and signal handling.
  * See docs/pg-write.md.
  */
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -182,6 +183,11 @@ int main(int argc, char **argv)
 	PGconn *conn = pgc_connect_or_die(conninfo, "pg-write", 30);
 	take_lock(conn, lock_key);
 	struct pgw *w = pgw_new(conn, &o);
+	/* A larger input pipe lets catch-up batches grow (fewer, larger
+	 * transactions); harmless when stdin is not a pipe or the size is refused. */
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, 1 << 20);
+#endif
 	int rc = pgw_run(w, STDIN_FILENO, stop_pipe[0], &stop_flag);
 	pgw_free(w);
 	PQfinish(conn);
