@@ -53,7 +53,7 @@ static void die(const char *what, PGconn *c)
 
 static void exec_ok(PGconn *c, const char *sql)
 {
-	PGresult *r = PQexec(c, sql);
+	PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0); /* constant commands, one each */
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "notify-rtt: %s: %s", sql, PQresultErrorMessage(r));
 		exit(69);
