@@ -180,8 +180,10 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&stop_flag, 1);
 	pthread_join(th, NULL);
-	if (insert)
-		exec_ok(s, "DROP TABLE pl_bench_rtt; DROP FUNCTION pl_bench_rtt_notify()");
+	if (insert) {
+		exec_ok(s, "DROP TABLE pl_bench_rtt");
+		exec_ok(s, "DROP FUNCTION pl_bench_rtt_notify()");
+	}
 	PQfinish(s);
 	PQfinish(lconn);
 
