@@ -15,7 +15,13 @@
 #include "die.h"
 #include "ep_int.h"
 
-enum { C_FELT, C_FELT0, C_DEC, C_U64, C_I128, C_BOOL, C_STATE };
+enum { C_FELT,
+	C_FELT0,
+	C_DEC,
+	C_U64,
+	C_I128,
+	C_BOOL,
+	C_STATE };
 
 struct col {
 	const char *name;
@@ -34,7 +40,10 @@ struct tabdef {
 	int stored;
 };
 
-#define C(n, t, s, f) {n, (uint8_t)(sizeof(n) - 1), t, (uint16_t)offsetof(struct s, f)}
+#define C(n, t, s, f)                                                           \
+	{                                                                       \
+		n, (uint8_t)(sizeof(n) - 1), t, (uint16_t)offsetof(struct s, f) \
+	}
 
 static const struct col bids_key[] = {C("round_address", C_FELT, bid, round), C("bid_id", C_FELT, bid, bid_id)};
 static const struct col bids_cols[] = {C("buyer_address", C_FELT, bid, buyer), C("round_address", C_FELT, bid, round),
@@ -88,7 +97,10 @@ static const struct col cur_key[] = {C("vault_address", C_FELT, cursor, vault)};
 static const struct col cur_cols[] = {C("vault_address", C_FELT, cursor, vault), C("block_number", C_U64, cursor, block)};
 
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
-#define T(name, s, klen, k, c, stored) {name, sizeof(struct s), klen, k, N(k), c, N(c), stored}
+#define T(name, s, klen, k, c, stored)                                 \
+	{                                                              \
+		name, sizeof(struct s), klen, k, N(k), c, N(c), stored \
+	}
 
 static const struct tabdef tabs[T_COUNT] = {
 	[T_BIDS] = T("Bids", bid, 64, bids_key, bids_cols, 1),
@@ -853,7 +865,8 @@ static void open_block(struct ep *ep, uint64_t number, const u256 *hash, uint64_
 
 static const char *ftype_name(int t)
 {
-	return t == 0 ? "StartBlock" : t == 1 ? "RevertBlock" : "CatchupVault";
+	return t == 0 ? "StartBlock" : t == 1 ? "RevertBlock"
+					      : "CatchupVault";
 }
 
 /* Undo all in-memory effects of the frame in progress (EOF mid-frame). */

@@ -717,7 +717,7 @@ static int on_buyer_flag(struct ev *e)
 		return -1;
 	u256 amount;
 	if (d_u256(e, 0, &amount, "amount") < 0 || (e->kind == EV_EXERCISED &&
-		(d_u256(e, 2, &amount, "mintable_options_exercised") < 0 || d_u256(e, 4, &amount, "exercised_amount") < 0)))
+							   (d_u256(e, 2, &amount, "mintable_options_exercised") < 0 || d_u256(e, 4, &amount, "exercised_amount") < 0)))
 		return -1;
 	if (r->state == R_OPEN || r->state == R_AUCTIONING)
 		return error("%s: round %s has not finished its auction", e->name, hex(&r->address, b));
@@ -784,21 +784,34 @@ int ep_apply_event(struct ep *ep, int ev, const u256 *vault)
 	if (!e.v && e.kind != EV_CONTRACT_DEPLOYED)
 		return error("%s: vault %s has not been deployed (no ContractDeployed event)", e.name, hex(vault, b));
 	switch (e.kind) {
-	case EV_DEPOSIT: return on_deposit_withdrawal(&e, 1);
-	case EV_WITHDRAWAL: return on_deposit_withdrawal(&e, 0);
-	case EV_WITHDRAWAL_QUEUED: return on_withdrawal_queued(&e);
-	case EV_STASH_WITHDRAWN: return on_stash_withdrawn(&e);
-	case EV_ROUND_DEPLOYED: return on_round_deployed(&e);
-	case EV_PRICING_SET: return on_pricing_set(&e);
-	case EV_AUCTION_STARTED: return on_auction_started(&e);
-	case EV_AUCTION_ENDED: return on_auction_ended(&e);
-	case EV_ROUND_SETTLED: return on_round_settled(&e);
-	case EV_BID_PLACED: return on_bid_placed(&e);
-	case EV_BID_UPDATED: return on_bid_updated(&e);
+	case EV_DEPOSIT:
+		return on_deposit_withdrawal(&e, 1);
+	case EV_WITHDRAWAL:
+		return on_deposit_withdrawal(&e, 0);
+	case EV_WITHDRAWAL_QUEUED:
+		return on_withdrawal_queued(&e);
+	case EV_STASH_WITHDRAWN:
+		return on_stash_withdrawn(&e);
+	case EV_ROUND_DEPLOYED:
+		return on_round_deployed(&e);
+	case EV_PRICING_SET:
+		return on_pricing_set(&e);
+	case EV_AUCTION_STARTED:
+		return on_auction_started(&e);
+	case EV_AUCTION_ENDED:
+		return on_auction_ended(&e);
+	case EV_ROUND_SETTLED:
+		return on_round_settled(&e);
+	case EV_BID_PLACED:
+		return on_bid_placed(&e);
+	case EV_BID_UPDATED:
+		return on_bid_updated(&e);
 	case EV_REFUNDED:
 	case EV_MINTED:
-	case EV_EXERCISED: return on_buyer_flag(&e);
-	case EV_CONTRACT_DEPLOYED: return on_contract_deployed(&e);
+	case EV_EXERCISED:
+		return on_buyer_flag(&e);
+	case EV_CONTRACT_DEPLOYED:
+		return on_contract_deployed(&e);
 	}
 	return error("internal: unhandled event kind");
 }

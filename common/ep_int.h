@@ -28,7 +28,10 @@ enum {
 	T_COUNT
 };
 
-enum { R_OPEN, R_AUCTIONING, R_RUNNING, R_SETTLED };
+enum { R_OPEN,
+	R_AUCTIONING,
+	R_RUNNING,
+	R_SETTLED };
 
 #define KEY_MAX 72
 
@@ -128,10 +131,10 @@ struct touchset {
 struct ep {
 	uint64_t finality;
 	struct hmap tab[T_COUNT]; /* stored tables; historic ones stay empty */
-	struct hmap idx_lps;      /* vault -> struct vidx (LPs of the vault) */
-	struct hmap idx_bids;     /* round -> struct vidx (bids of the round) */
-	struct hmap idx_queued;   /* round -> struct vidx (queued withdrawals of the round) */
-	struct hmap idx_rounds;   /* (vault, round_id) -> struct ridx */
+	struct hmap idx_lps;	  /* vault -> struct vidx (LPs of the vault) */
+	struct hmap idx_bids;	  /* round -> struct vidx (bids of the round) */
+	struct hmap idx_queued;	  /* round -> struct vidx (queued withdrawals of the round) */
+	struct hmap idx_rounds;	  /* (vault, round_id) -> struct ridx */
 
 	/* journal, oldest block first */
 	struct jblock *jhead, *jtail;
@@ -153,7 +156,7 @@ struct ep {
 	struct touch **hist_pending; /* historic rows touched in the current block */
 	uint32_t nhist, caphist;
 	struct jblock *pending; /* journal blocks of this frame (committed at end) */
-	struct sb undo;         /* undo lines of a multi-block frame */
+	struct sb undo;		/* undo lines of a multi-block frame */
 	uint64_t lineno;
 
 	struct js js;

@@ -15,7 +15,10 @@ struct sb {
 	char *buf;
 	size_t len, cap;
 };
-#define SB_INIT {NULL, 0, 0}
+#define SB_INIT            \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void sb_init(struct sb *sb);
 void sb_free(struct sb *sb);
@@ -47,11 +50,11 @@ void io_close_stdout(void);
 struct lr {
 	int fd;
 	char *buf;
-	size_t cap;   /* allocated size */
-	size_t start; /* first unconsumed byte */
-	size_t end;   /* end of valid data */
-	size_t scan;  /* bytes after start already known to contain no '\n' */
-	size_t max;   /* longest accepted line, without the '\n' */
+	size_t cap;	 /* allocated size */
+	size_t start;	 /* first unconsumed byte */
+	size_t end;	 /* end of valid data */
+	size_t scan;	 /* bytes after start already known to contain no '\n' */
+	size_t max;	 /* longest accepted line, without the '\n' */
 	uint64_t lineno; /* number of the line last returned (1-based) */
 	int eof;
 };

@@ -361,11 +361,21 @@ int js_str(const struct js *js, int tok, struct sb *tmp, const char **s, size_t 
 		char e = p[i + 1];
 		i += 2;
 		switch (e) {
-		case 'b': sb_addc(tmp, '\b'); break;
-		case 'f': sb_addc(tmp, '\f'); break;
-		case 'n': sb_addc(tmp, '\n'); break;
-		case 'r': sb_addc(tmp, '\r'); break;
-		case 't': sb_addc(tmp, '\t'); break;
+		case 'b':
+			sb_addc(tmp, '\b');
+			break;
+		case 'f':
+			sb_addc(tmp, '\f');
+			break;
+		case 'n':
+			sb_addc(tmp, '\n');
+			break;
+		case 'r':
+			sb_addc(tmp, '\r');
+			break;
+		case 't':
+			sb_addc(tmp, '\t');
+			break;
 		case 'u': {
 			unsigned cp = hex4(p + i);
 			i += 4;
@@ -381,7 +391,9 @@ int js_str(const struct js *js, int tok, struct sb *tmp, const char **s, size_t 
 			add_utf8(tmp, cp);
 			break;
 		}
-		default: sb_addc(tmp, e); break;
+		default:
+			sb_addc(tmp, e);
+			break;
 		}
 	}
 	*s = tmp->buf ? tmp->buf : "";
@@ -437,11 +449,21 @@ void sb_add_jstr(struct sb *sb, const char *s, size_t n)
 		sb_add(sb, s + run, i - run);
 		run = i + 1;
 		switch (c) {
-		case '"': sb_add(sb, "\\\"", 2); break;
-		case '\\': sb_add(sb, "\\\\", 2); break;
-		case '\n': sb_add(sb, "\\n", 2); break;
-		case '\t': sb_add(sb, "\\t", 2); break;
-		case '\r': sb_add(sb, "\\r", 2); break;
+		case '"':
+			sb_add(sb, "\\\"", 2);
+			break;
+		case '\\':
+			sb_add(sb, "\\\\", 2);
+			break;
+		case '\n':
+			sb_add(sb, "\\n", 2);
+			break;
+		case '\t':
+			sb_add(sb, "\\t", 2);
+			break;
+		case '\r':
+			sb_add(sb, "\\r", 2);
+			break;
 		default: {
 			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 			sb_add(sb, e, 6);

@@ -17,7 +17,13 @@
 
 #include "io.h"
 
-enum js_type { JS_NULL, JS_FALSE, JS_TRUE, JS_NUM, JS_STR, JS_ARR, JS_OBJ };
+enum js_type { JS_NULL,
+	JS_FALSE,
+	JS_TRUE,
+	JS_NUM,
+	JS_STR,
+	JS_ARR,
+	JS_OBJ };
 #define JS_MAX_DEPTH 32
 
 struct js_tok {

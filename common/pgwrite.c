@@ -451,17 +451,20 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	prepare_or_die(conn, "pgw_je",
 		"INSERT INTO pl_journal (block_hash, tbl, key, before, block_number)"
 		" SELECT $1, u.t, u.k, u.b, $5 FROM unnest($2::text[], $3::text[], $4::text[])"
-		" WITH ORDINALITY AS u(t, k, b, o) ORDER BY u.o", 5, EXIT_CONFIG);
+		" WITH ORDINALITY AS u(t, k, b, o) ORDER BY u.o",
+		5, EXIT_CONFIG);
 	/* Entries are deleted explicitly (no foreign key: sql/006-journal-fast.sql). */
 	prepare_or_die(conn, "pgw_rv",
 		"WITH j AS (DELETE FROM pl_journal WHERE block_hash = $1)"
-		" DELETE FROM pl_journal_block WHERE block_hash = $1", 1, EXIT_CONFIG);
+		" DELETE FROM pl_journal_block WHERE block_hash = $1",
+		1, EXIT_CONFIG);
 	/* $2: the last horizon pruned (-1: unknown).  The lower bound keeps the
 	 * index scan off the dead entries of earlier prunes (a FIFO queue's
 	 * classic slow-down until vacuum catches up). */
 	prepare_or_die(conn, "pgw_fin",
 		"WITH j AS (DELETE FROM pl_journal WHERE block_number > $2 AND block_number <= $1)"
-		" DELETE FROM pl_journal_block WHERE block_number > $2 AND block_number <= $1", 2, EXIT_CONFIG);
+		" DELETE FROM pl_journal_block WHERE block_number > $2 AND block_number <= $1",
+		2, EXIT_CONFIG);
 	prepare_or_die(conn, "pgw_q",
 		"INSERT INTO pl_quarantine (driver_id, seq, program, reason, frame)"
 		" VALUES ($1, $2, 'pg-write', $3, $4)",
@@ -1048,7 +1051,7 @@ static int send_frame(struct pgw *w, int fi)
 	char name[64];
 	int journal_befores = f->type == FT_START && !f->has_undo;
 	struct sb last = SB_INIT; /* hash of the journal block last inserted by this frame */
-	w->ja_n = 0; /* nothing left over from a frame that failed to queue */
+	w->ja_n = 0;		  /* nothing left over from a frame that failed to queue */
 	sb_reset(&w->ja_tbl);
 	sb_reset(&w->ja_key);
 	sb_reset(&w->ja_before);
