@@ -24,7 +24,7 @@ static const char usage[] =
 	"  --dump-state FILE  write the final state snapshot to FILE at end of input\n"
 	"  --finality N       blocks kept in the undo journal (default 64); reverts deeper fail\n"
 	"  --max-line BYTES   longest accepted input line (default 16777216)\n"
-	"  --stats            print counters on stderr at exit\n"
+	"  --stats            print counters and the state's size on stderr at exit\n"
 	"\n"
 	"Frames already applied according to the snapshot's checkpoint are skipped.\n"
 	"A partial frame at end of input is discarded (it will be delivered again).\n"
@@ -169,6 +169,10 @@ int main(int argc, char **argv)
 			(unsigned long long)s->frames, (unsigned long long)s->skipped_frames,
 			(unsigned long long)s->events, (unsigned long long)s->ignored_events,
 			(unsigned long long)s->reverted_blocks, (unsigned long long)s->archived_rounds);
+		struct sb d = SB_INIT;
+		ep_describe(ep, &d);
+		note("%s", d.buf);
+		sb_free(&d);
 	}
 	ep_free(ep);
 	lr_free(&lr);

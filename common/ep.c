@@ -1305,6 +1305,22 @@ const struct ep_stats *ep_stats(const struct ep *ep)
 	return &ep->st;
 }
 
+void ep_describe(const struct ep *ep, struct sb *out)
+{
+	sb_adds(out, "rows:");
+	for (int t = 0; t < T_COUNT; t++)
+		if (tabs[t].stored) {
+			sb_addf(out, " %s %zu", tabs[t].name, ep->tab[t].n);
+		}
+	size_t blocks = 0, entries = 0;
+	for (const struct jblock *b = ep->jhead; b; b = b->next) {
+		blocks++;
+		entries += b->n;
+	}
+	sb_addf(out, "; undo journal: %zu blocks, %zu entries, finalized %llu", blocks, entries,
+		(unsigned long long)ep->finalized);
+}
+
 long long ep_current_driver(const struct ep *ep)
 {
 	return ep->in_frame ? (long long)ep->f_driver : -1;

@@ -41,6 +41,8 @@ int ep_load_done(struct ep *ep);
 void ep_dump(struct ep *ep, struct sb *out);
 
 const struct ep_stats *ep_stats(const struct ep *ep);
+/* One line describing the state's size: rows per table and the undo journal. */
+void ep_describe(const struct ep *ep, struct sb *out);
 /* The driver_id of the frame being read, or -1 between frames (for messages). */
 long long ep_current_driver(const struct ep *ep);
 
