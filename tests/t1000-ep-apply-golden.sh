@@ -50,7 +50,9 @@ test_expect_success 'settlement: remaining liquidity, stash and LP payouts' '
 
 test_expect_success 'the ERC-20 Transfer event is ignored and counted' '
 	ep-apply --stats <"$IN" 2>err >/dev/null &&
-	grep -q "ignored 1" err
+	grep -q "ignored 1" err &&
+	grep -q "rows: Bids 4 Liquidity_Providers 2 Option_Buyers 4 Option_Rounds 2 Queued_Liquidity 1 VaultStates 1" err &&
+	grep -q "undo journal: 10 blocks" err
 '
 
 test_done
