@@ -10,8 +10,9 @@
  * connection is re-established with backoff, LISTEN is issued again and the
  * drain resumes from the last emitted item, so nothing is skipped or
  * repeated.  Output is written one batch of complete lines at a time; while
- * stdout is blocked the socket is not read (notifications queue up in the
- * server, and are coalesced into one re-query once we are back).
+ * a slow reader keeps stdout (a pipe or FIFO) full, the socket is still read
+ * and notifications are consumed, so this backend never holds back the
+ * server's notification queue; they count as one wake-up afterwards.
  */
 #include <errno.h>
 #include <fcntl.h>
