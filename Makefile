@@ -19,8 +19,9 @@ WARN = -Wall -Wextra -Wpedantic -Werror -Wstrict-prototypes -Wmissing-prototypes
        -Wshadow -Wformat=2 -Wvla -Wwrite-strings -Wno-format-nonliteral -fno-common
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -Icommon \
-             -I$(PG_INCLUDE) $(CFLAGS) $(EXTRA_CFLAGS)
+             -I$(PG_INCLUDE) -DPL_VERSION='"$(VERSION)"' $(CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS ?=
+VERSION := $(shell sed -n 's/^PL_VERSION=//p' scripts/version)
 FUZZ_SECONDS ?= 20
 PROVE ?= prove
 -include config.mak
@@ -29,17 +30,34 @@ PROVE ?= prove
 O ?= build
 B ?= bin
 
-COMMON_SRC := $(filter-out common/pg%.c,$(wildcard common/*.c))
-PGCOMMON_SRC := $(wildcard common/pg*.c)
-COMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(COMMON_SRC))
-PGCOMMON_OBJ := $(patsubst %.c,$(O)/%.o,$(PGCOMMON_SRC))
-LIB := $(O)/libpl.a
-PGLIB := $(O)/libplpq.a
+.DEFAULT_GOAL := all
 
-# Programs that talk to PostgreSQL link libpq; the others (ep-apply, chain-sim) do not.
-PG_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/pg-*.c bin/block-fetch.c))
+# The layers of common/, lowest first (docs/architecture.md): one static
+# library each; a layer uses only the layers below it (tests/t0100 checks).
+LAYERS := core num frame delta pg dom/pitchlake
+lib_of = $(O)/lib$(subst /,-,$(1)).a
+LAYER_SRC = $(wildcard common/$(1)/*.c)
+LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
+ALL_LAYER_SRC := $(foreach l,$(LAYERS),$(call LAYER_SRC,$(l)))
+$(foreach l,$(LAYERS),$(eval $(call lib_of,$(l)): $(call LAYER_OBJ,$(l))))
+$(foreach l,$(LAYERS),$(call lib_of,$(l))):
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# What each program links, highest layer first.
+LIBS_CORE := $(call lib_of,num) $(call lib_of,core)
+LIBS_APPLY := $(call lib_of,dom/pitchlake) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+LIBS_PG := $(call lib_of,pg) $(call lib_of,frame) $(LIBS_CORE)
+LIBS_PGDOM := $(call lib_of,dom/pitchlake) $(LIBS_PG)
+ep-apply_LIBS := $(LIBS_APPLY)
+chain-sim_LIBS := $(LIBS_APPLY)
+pg-listen_LIBS := $(LIBS_PG)
+pg-write_LIBS := $(LIBS_PG)
+pg-snapshot_LIBS := $(LIBS_PG)
+block-fetch_LIBS := $(LIBS_PGDOM)
+pg-produce_LIBS := $(LIBS_PGDOM)
+PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
-PURE_PROGS := $(filter-out $(PG_PROGS),$(ALL_PROGS))
 PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
 
 all: $(PROGRAMS)
@@ -48,21 +66,10 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIB): $(COMMON_OBJ)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
-$(PGLIB): $(PGCOMMON_OBJ)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
-$(addprefix $(B)/,$(PURE_PROGS)): $(B)/%: $(O)/bin/%.o $(LIB)
+.SECONDEXPANSION:
+$(PROGRAMS): $(B)/%: $(O)/bin/%.o $$(%_LIBS)
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ -lgmp
-
-$(addprefix $(B)/,$(PG_PROGS)): $(B)/%: $(O)/bin/%.o $(PGLIB) $(LIB)
-	@mkdir -p $(B)
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ -lpq -lgmp
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(O)/bin/$*.o $($*_LIBS) $(if $(filter $*,$(PG_PROGS)),-lpq) -lgmp
 
 check: all
 	BIN=$(abspath $(B)) $(PROVE) -f tests/t*.sh
@@ -79,7 +86,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \
 	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon \
-	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(COMMON_SRC) -lgmp; \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out common/pg/% $(wildcard common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c),$(ALL_LAYER_SRC)) -lgmp; \
 	  mkdir -p build/fuzz/$$t-corpus; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
@@ -99,11 +106,12 @@ bench: all
 	scripts/bench-ep-apply 1000000
 	scripts/bench-live --events 200000 --no-stages
 
+FORMAT_SRC = $(wildcard $(foreach l,$(LAYERS),common/$(l)/*.[ch]))
 format:
-	clang-format -i bin/*.c common/*.c common/*.h fuzz/*.c
+	clang-format -i bin/*.c $(FORMAT_SRC) fuzz/*.c
 
 format-check:
-	clang-format --dry-run --Werror bin/*.c common/*.c common/*.h fuzz/*.c
+	clang-format --dry-run --Werror bin/*.c $(FORMAT_SRC) fuzz/*.c
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "io.h"
-#include "json.h"
-#include "pgfetch.h"
-#include "u256.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "dom/pitchlake/fetch.h"
+#include "num/u256.h"
 
 #define MAX_LINE (16u << 20)
 #define FLUSH_AT (8u << 20)
@@ -281,11 +281,11 @@ int main(int argc, char **argv)
 		size_t len;
 		struct dev d = {.id = -1, .seq = -1};
 		int r = lr_next(&lr, &line, &len);
-		if (r == 0)
+		if (r == LR_NONE)
 			break;
+		if (r == LR_EREAD)
+			die_code(EXIT_TEMPFAIL, "%s", err_msg());
 		if (r < 0) {
-			if (!strncmp(err_msg(), "unable to read input", 20))
-				die_code(EXIT_TEMPFAIL, "%s", err_msg());
 			cur_line = NULL;
 			fail(&d, "unable to read driver event at line %llu: %s",
 				(unsigned long long)lr.lineno + 1, err_msg());

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "die.h"
-#include "io.h"
-#include "sim.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "dom/pitchlake/sim.h"
 
 static const char usage_text[] =
 	"usage: chain-sim [options]\n"

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "ep.h"
-#include "io.h"
+#include "core/die.h"
+#include "dom/pitchlake/pitchlake.h"
+#include "core/io.h"
 
 static const char usage[] =
 	"usage: ep-apply [--state FILE] [--dump-state FILE] [--finality N] [--max-line BYTES] [--stats]\n"
@@ -43,7 +43,7 @@ static uint64_t parse_count(const char *s, const char *opt)
 	return v;
 }
 
-static void load_state(struct ep *ep, const char *path)
+static void load_state(struct dl *ep, const char *path)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -54,26 +54,26 @@ static void load_state(struct ep *ep, const char *path)
 	size_t len;
 	int r;
 	while ((r = lr_next(&lr, &line, &len)) > 0)
-		if (ep_load_line(ep, line, len) < 0)
+		if (dl_load_line(ep, line, len) < 0)
 			die_code(EXIT_DATAERR, "unable to load state '%s' at line %llu: %s", path,
 				(unsigned long long)lr.lineno, err_msg());
 	if (r < 0)
 		die_code(EXIT_DATAERR, "unable to load state '%s': %s", path, err_msg());
 	if (lr_partial(&lr))
 		die_code(EXIT_DATAERR, "unable to load state '%s': last line has no newline (truncated file?)", path);
-	if (ep_load_done(ep) < 0)
+	if (dl_load_done(ep) < 0)
 		die_code(EXIT_DATAERR, "unable to load state '%s': %s", path, err_msg());
 	lr_free(&lr);
 	close(fd);
 }
 
-static void dump_state(struct ep *ep, const char *path)
+static void dump_state(struct dl *ep, const char *path)
 {
 	struct sb out = SB_INIT;
 	size_t plen = strlen(path);
 	char *tmp = xmalloc(plen + 16);
 	snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
-	ep_dump(ep, &out);
+	dl_dump(ep, &out);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die_errno(EXIT_TEMPFAIL, "unable to create '%s'", tmp);
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		die_code(EXIT_USAGE, "--max-line must be at least 1024");
 
 	io_init_stdout();
-	struct ep *ep = ep_new(finality);
+	struct dl *ep = dl_new(&pitchlake_domain, finality);
 	if (state)
 		load_state(ep, state);
 
@@ -143,8 +143,8 @@ int main(int argc, char **argv)
 	size_t len;
 	int r;
 	while ((r = lr_next(&lr, &line, &len)) > 0) {
-		if (ep_feed(ep, line, len, &out) < 0) {
-			long long d = ep_current_driver(ep);
+		if (dl_feed(ep, line, len, &out) < 0) {
+			long long d = dl_current_driver(ep);
 			if (d >= 0)
 				die_code(EXIT_DATAERR, "unable to apply input at line %llu (driver event %lld): %s",
 					(unsigned long long)lr.lineno, d, err_msg());
@@ -155,26 +155,26 @@ int main(int argc, char **argv)
 			sb_reset(&out);
 		}
 	}
+	if (r == LR_EREAD)
+		die_code(EXIT_TEMPFAIL, "%s", err_msg());
 	if (r < 0)
 		die_code(EXIT_DATAERR, "unable to read input: %s", err_msg());
 	if (lr_partial(&lr))
 		warn("ignoring an incomplete last line (%zu bytes without a newline)", lr_partial(&lr));
-	if (ep_finish(ep))
+	if (dl_finish(ep))
 		warn("discarding a partial frame at end of input (it will be delivered again)");
 	if (dump)
 		dump_state(ep, dump);
 	if (stats) {
-		const struct ep_stats *s = ep_stats(ep);
-		note("frames %llu, skipped %llu, events %llu, ignored %llu, reverted blocks %llu, archived rounds %llu",
-			(unsigned long long)s->frames, (unsigned long long)s->skipped_frames,
-			(unsigned long long)s->events, (unsigned long long)s->ignored_events,
-			(unsigned long long)s->reverted_blocks, (unsigned long long)s->archived_rounds);
 		struct sb d = SB_INIT;
-		ep_describe(ep, &d);
+		dl_describe_stats(ep, &d);
+		note("%s", d.buf);
+		sb_reset(&d);
+		dl_describe(ep, &d);
 		note("%s", d.buf);
 		sb_free(&d);
 	}
-	ep_free(ep);
+	dl_free(ep);
 	lr_free(&lr);
 	sb_free(&out);
 	io_close_stdout();

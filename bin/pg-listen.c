@@ -26,9 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
-#include "pglisten.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "pg/pglisten.h"
 
 static const char usage_text[] =
 	"usage: pg-listen [--conninfo STR] [--once] [--until-seq N] [--after-seq N]\n"

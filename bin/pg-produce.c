@@ -30,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
-#include "pgproduce.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "dom/pitchlake/produce.h"
 
 #define MAX_LINE (16u << 20)
 #define REPORT_NS 5000000000LL
@@ -215,11 +215,11 @@ int main(int argc, char **argv)
 		char *line;
 		size_t len;
 		int r = lr_next(&lr, &line, &len);
-		if (r == 0)
+		if (r == LR_NONE)
 			break;
+		if (r == LR_EREAD)
+			die_code(EXIT_TEMPFAIL, "%s", err_msg());
 		if (r < 0) {
-			if (!strncmp(err_msg(), "unable to read input", 20))
-				die_code(EXIT_TEMPFAIL, "%s", err_msg());
 			die_code(EXIT_DATAERR, "unable to parse event frame at line %llu: %s",
 				(unsigned long long)lr.lineno + 1, err_msg());
 		}

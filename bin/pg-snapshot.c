@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
-#include "pgconn.h"
-#include "pgsnap.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "pg/pgconn.h"
+#include "pg/pgsnap.h"
 
 static const char usage_text[] =
 	"usage: pg-snapshot [--conninfo STR] [-o FILE]\n"

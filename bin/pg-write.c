@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
-#include "pgconn.h"
-#include "pgwrite.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "pg/pgconn.h"
+#include "pg/pgwrite.h"
 
 static const char usage_text[] =
 	"usage: pg-write [options] < delta-frames > acks\n"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "u256.h"
+#include "num/u256.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io.h"
+#include "core/io.h"
 
 typedef struct {
 	uint64_t w[4]; /* w[0] least significant */

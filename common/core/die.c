@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
+#include "core/die.h"
 
 static const char *prog = "pl";
 static char errbuf[1024];
@@ -69,10 +69,16 @@ void note(const char *fmt, ...)
 
 int error(const char *fmt, ...)
 {
+	/* Format aside first: the arguments may point into errbuf itself
+	 * (return error("field '%s': %s", name, err_msg()) wraps a message). */
+	char buf[sizeof errbuf];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	memcpy(errbuf, buf, n < 0 ? 1 : (size_t)n + 1 > sizeof buf ? sizeof buf : (size_t)n + 1);
+	if (n < 0)
+		errbuf[0] = '\0';
 	return -1;
 }
 

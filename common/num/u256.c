@@ -6,8 +6,8 @@
 
 #include <gmp.h>
 
-#include "die.h"
-#include "u256.h"
+#include "core/die.h"
+#include "num/u256.h"
 
 _Static_assert(GMP_NUMB_BITS == 64 && sizeof(mp_limb_t) == 8, "u256 needs 64-bit GMP limbs");
 

@@ -20,9 +20,9 @@
 
 #include <libpq-fe.h>
 
-#include "io.h"
-#include "json.h"
-#include "u256.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "num/u256.h"
 
 enum pgp_kind {
 	PGP_START,  /* StartBlock (or its alias NewBlock) */

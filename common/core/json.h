@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io.h"
+#include "core/io.h"
 
 enum js_type { JS_NULL,
 	JS_FALSE,

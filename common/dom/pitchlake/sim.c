@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "io.h"
-#include "json.h"
-#include "sim.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "dom/pitchlake/sim.h"
 
 _Static_assert(GMP_NUMB_BITS == 64 && GMP_NAIL_BITS == 0, "chain-sim needs 64-bit GMP limbs");
 

@@ -1,5 +1,5 @@
 /*
- * ep_events.c -- the Pitchlake vault events (deployed ABI, "Layout A" of
+ * events.c -- the Pitchlake vault events (deployed ABI, "Layout A" of
  * pitchlake-spec.md §5.2) and the state transitions of spec §6, with the
  * contract's own integer arithmetic.  Every handler checks the invariants
  * the contract guarantees; a violation means our state and the chain have
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "ep_int.h"
+#include "core/die.h"
+#include "dom/pitchlake/pitchlake.h"
 
 enum {
 	EV_DEPOSIT,
@@ -66,7 +66,7 @@ static void init_selectors(void)
 }
 
 struct ev {
-	struct ep *ep;
+	struct dl *dl;
 	int kind;
 	const char *name;
 	u256 k[8], d[MAXF];
@@ -75,9 +75,20 @@ struct ev {
 	struct vault *v;
 };
 
-static int felts(struct ep *ep, int arr, const char *what, u256 *out, uint32_t max, uint32_t *n)
+/* Before changing a vault's / LP's balances in the current block (their history rows follow). */
+static struct vault *vault_update(struct dl *dl, struct vault *v)
 {
-	struct js *js = &ep->js;
+	return dl_update(dl, T_VAULTS, v);
+}
+
+static struct lp *lp_update(struct dl *dl, struct lp *l)
+{
+	return dl_update(dl, T_LP, l);
+}
+
+static int felts(struct dl *dl, int arr, const char *what, u256 *out, uint32_t max, uint32_t *n)
+{
+	struct js *js = dl_js(dl);
 	if (arr < 0)
 		return error("missing field '%s'", what);
 	if (js->t[arr].type != JS_ARR)
@@ -88,7 +99,7 @@ static int felts(struct ep *ep, int arr, const char *what, u256 *out, uint32_t m
 	for (uint32_t i = 0; i < js->t[arr].n; i++, t = js_sibling(js, t)) {
 		const char *s;
 		size_t len;
-		if (js_str(js, t, &ep->tmp2, &s, &len) < 0)
+		if (js_str(js, t, dl_scratch(dl), &s, &len) < 0)
 			return error("%s[%u] is not a string", what, i);
 		if (felt_parse(&out[i], s, len) < 0)
 			return error("%s[%u]: %s", what, i, err_msg());
@@ -186,7 +197,7 @@ static int event_round(struct ev *e, uint32_t idx, struct round **out)
 	if (!u256_fits64(&keyid))
 		return error("%s: round_id does not fit in a u64", e->name);
 	rid = keyid.w[0];
-	struct round *r = ep_get(e->ep, T_ROUNDS, &e->d[idx]);
+	struct round *r = dl_get(e->dl, T_ROUNDS, &e->d[idx]);
 	if (!r)
 		return error("%s: round %s does not exist", e->name, hex(&e->d[idx], b1));
 	if (!u256_eq(&r->vault, e->vault))
@@ -217,10 +228,10 @@ static void max_payout(const struct round *r, u256 *out)
 		u256_zero(out);
 }
 
-static struct lp *get_lp(struct ep *ep, const u256 *account, const u256 *vault)
+static struct lp *get_lp(struct dl *dl, const u256 *account, const u256 *vault)
 {
 	u256 key[2] = {*account, *vault};
-	return ep_get(ep, T_LP, key);
+	return dl_get(dl, T_LP, key);
 }
 
 /* ---------------------------------------------------------------- vault / LP events */
@@ -236,16 +247,16 @@ static int on_deposit_withdrawal(struct ev *e, int deposit)
 		return -1;
 	if (expect_eq(e, &vault_now, &want, "vault_unlocked_balance_now") < 0)
 		return -1;
-	struct lp *l = get_lp(e->ep, &e->k[1], e->vault);
+	struct lp *l = get_lp(e->dl, &e->k[1], e->vault);
 	if (!l) {
 		char b[U256_HEX_MAX];
 		if (!deposit)
 			return error("Withdrawal: liquidity provider %s has never deposited", hex(&e->k[1], b));
 		u256 key[2] = {e->k[1], *e->vault};
-		l = ep_new_row(e->ep, T_LP, key);
+		l = dl_new_row(e->dl, T_LP, key);
 	}
-	ep_lp_update(e->ep, l)->unlocked = acct_now;
-	ep_vault_update(e->ep, e->v)->unlocked = vault_now;
+	lp_update(e->dl, l)->unlocked = acct_now;
+	vault_update(e->dl, e->v)->unlocked = vault_now;
 	return 0;
 }
 
@@ -260,11 +271,11 @@ static int on_withdrawal_queued(struct ev *e)
 	u256_set_u64(&maxbps, BPS);
 	if (u256_cmp(&bps, &maxbps) > 0)
 		return error("WithdrawalQueued: bps above 10000");
-	struct round *r = ep_round_by_id(e->ep, e->vault, rid);
+	struct round *r = pl_round_by_id(e->dl, e->vault, rid);
 	if (!r)
 		return error("WithdrawalQueued: round %llu of the vault does not exist", (unsigned long long)rid);
 	u256 key[2] = {e->k[1], r->address};
-	struct queued *q = ep_get(e->ep, T_QUEUED, key);
+	struct queued *q = dl_get(e->dl, T_QUEUED, key);
 	if (q)
 		cur = q->queued;
 	else
@@ -276,11 +287,11 @@ static int on_withdrawal_queued(struct ev *e)
 		expect_eq(e, &vault_now, &want, "vault_queued_liquidity_now") < 0)
 		return -1;
 	if (!q)
-		q = ep_new_row(e->ep, T_QUEUED, key);
-	ep_mut(e->ep, T_QUEUED, q);
+		q = dl_new_row(e->dl, T_QUEUED, key);
+	dl_mut(e->dl, T_QUEUED, q);
 	q->bps = bps;
 	q->queued = now;
-	ep_mut(e->ep, T_ROUNDS, r);
+	dl_mut(e->dl, T_ROUNDS, r);
 	r->queued = vault_now;
 	return 0;
 }
@@ -294,11 +305,11 @@ static int on_stash_withdrawn(struct ev *e)
 	if (sub(e, &want, &e->v->stashed, &amount, "vault stashed balance") < 0 ||
 		expect_eq(e, &stashed_now, &want, "vault_stashed_balance_now") < 0)
 		return -1;
-	struct lp *l = get_lp(e->ep, &e->k[1], e->vault);
+	struct lp *l = get_lp(e->dl, &e->k[1], e->vault);
 	if (!l)
 		return error("StashWithdrawn: liquidity provider %s does not exist", hex(&e->k[1], b));
-	u256_zero(&ep_lp_update(e->ep, l)->stashed);
-	ep_vault_update(e->ep, e->v)->stashed = stashed_now;
+	u256_zero(&lp_update(e->dl, l)->stashed);
+	vault_update(e->dl, e->v)->stashed = stashed_now;
 	return 0;
 }
 
@@ -325,8 +336,8 @@ static int on_contract_deployed(struct ev *e)
 	char i128[U256_DEC_MAX + 1];
 	if (felt_format_i128(&e->d[9], i128) < 0)
 		return error("ContractDeployed: strike_level is not an i128");
-	struct vault *v = ep_new_row(e->ep, T_VAULTS, e->vault);
-	ep_vault_update(e->ep, v);
+	struct vault *v = dl_new_row(e->dl, T_VAULTS, e->vault);
+	vault_update(e->dl, v);
 	v->fossil = e->d[5];
 	v->eth = e->d[6];
 	v->class_hash = e->d[7];
@@ -336,7 +347,7 @@ static int on_contract_deployed(struct ev *e)
 	v->rtp = e->d[11];
 	v->auction_dur = e->d[12];
 	v->round_dur = e->d[13];
-	v->deployment_date = e->ep->cur_time;
+	v->deployment_date = dl_time(e->dl);
 	return 0;
 }
 
@@ -356,12 +367,12 @@ static int on_round_deployed(struct ev *e)
 		return error("OptionRoundDeployed: round %llu deployed while the vault is at round %llu",
 			(unsigned long long)rid, (unsigned long long)e->v->current_round);
 	if (e->v->current_round) {
-		struct round *prev = ep_round_by_id(e->ep, e->vault, e->v->current_round);
+		struct round *prev = pl_round_by_id(e->dl, e->vault, e->v->current_round);
 		if (prev && prev->state != R_SETTLED)
 			return error("OptionRoundDeployed: round %llu deployed before round %llu settled",
 				(unsigned long long)rid, (unsigned long long)prev->round_id);
 	}
-	if (ep_get(e->ep, T_ROUNDS, &e->d[1]))
+	if (dl_get(e->dl, T_ROUNDS, &e->d[1]))
 		return error("OptionRoundDeployed: round %s already exists", hex(&e->d[1], b));
 	struct round r;
 	memset(&r, 0, sizeof r);
@@ -375,9 +386,9 @@ static int on_round_deployed(struct ev *e)
 	r.strike = strike;
 	r.cap = cap;
 	r.reserve = reserve;
-	r.deployment_date = e->ep->cur_time;
-	ep_insert_row(e->ep, T_ROUNDS, &r); /* also indexes (vault, round_id) */
-	ep_mut(e->ep, T_VAULTS, e->v);
+	r.deployment_date = dl_time(e->dl);
+	dl_insert_row(e->dl, T_ROUNDS, &r); /* also indexes (vault, round_id) */
+	dl_mut(e->dl, T_VAULTS, e->v);
 	e->v->current_round = rid;
 	e->v->current_round_address = e->d[1];
 	return 0;
@@ -390,7 +401,7 @@ static int on_pricing_set(struct ev *e)
 	if (d_u256(e, 0, &strike, "strike_price") < 0 || d_u128(e, 2, &cap, "cap_level") < 0 ||
 		d_u256(e, 3, &reserve, "reserve_price") < 0 || event_round(e, 5, &r) < 0 || need_state(e, r, R_OPEN) < 0)
 		return -1;
-	ep_mut(e->ep, T_ROUNDS, r);
+	dl_mut(e->dl, T_ROUNDS, r);
 	r->strike = strike;
 	r->cap = cap;
 	r->reserve = reserve;
@@ -419,25 +430,25 @@ static int on_auction_started(struct ev *e)
 		u256_div(&want, &S, &mp);
 	if (expect_eq(e, &avail, &want, "options_available") < 0)
 		return -1;
-	ep_mut(e->ep, T_ROUNDS, r);
+	dl_mut(e->dl, T_ROUNDS, r);
 	r->starting = S;
 	r->available = avail;
 	r->state = R_AUCTIONING;
-	struct vault *v = ep_vault_update(e->ep, e->v);
+	struct vault *v = vault_update(e->dl, e->v);
 	v->locked = S;
 	u256_zero(&v->unlocked);
-	struct vidx *lps = ep_lps_of(e->ep, e->vault);
+	struct vidx *lps = pl_lps_of(e->dl, e->vault);
 	for (uint32_t i = 0; lps && i < lps->v.n; i++) {
 		struct lp *l = lps->v.p[i];
 		if (u256_is_zero(&l->unlocked))
 			continue;
-		struct lprl *x = ep_get(e->ep, T_LPRL, l);
+		struct lprl *x = dl_get(e->dl, T_LPRL, l);
 		if (x)
-			ep_del_row(e->ep, T_LPRL, x); /* a stale entry cannot survive settlement; be safe */
-		x = ep_new_row(e->ep, T_LPRL, l);
+			dl_del_row(e->dl, T_LPRL, x); /* a stale entry cannot survive settlement; be safe */
+		x = dl_new_row(e->dl, T_LPRL, l);
 		x->round = r->address;
 		x->starting = l->unlocked;
-		ep_lp_update(e->ep, l);
+		lp_update(e->dl, l);
 		l->locked = l->unlocked;
 		u256_zero(&l->unlocked);
 	}
@@ -464,7 +475,7 @@ static int on_auction_ended(struct ev *e)
 		return -1;
 
 	/* Clearing (spec §6.3): walk the bids best-first. */
-	struct vidx *bx = ep_bids_of(e->ep, &r->address);
+	struct vidx *bx = pl_bids_of(e->dl, &r->address);
 	uint32_t nb = bx ? bx->v.n : 0;
 	struct bid **bids = xmalloc((nb ? nb : 1) * sizeof *bids);
 	if (nb)
@@ -514,24 +525,24 @@ static int on_auction_ended(struct ev *e)
 	/* Per-buyer outcomes, summed into Option_Buyers (which BidPlaced created). */
 	for (uint32_t i = 0; i < nb; i++) {
 		u256 key[2] = {bids[i]->buyer, r->address};
-		struct buyer *b = ep_get(e->ep, T_BUYERS, key);
+		struct buyer *b = dl_get(e->dl, T_BUYERS, key);
 		if (!b) {
 			free(bids);
 			return error("AuctionEnded: bidder without an Option_Buyers row");
 		}
-		ep_mut(e->ep, T_BUYERS, b);
+		dl_mut(e->dl, T_BUYERS, b);
 	}
 	/* Reset every bidder's amounts, then add each bid's outcome. */
 	for (uint32_t i = 0; i < nb; i++) {
 		u256 key[2] = {bids[i]->buyer, r->address};
-		struct buyer *b = ep_get(e->ep, T_BUYERS, key);
+		struct buyer *b = dl_get(e->dl, T_BUYERS, key);
 		u256_zero(&b->mintable);
 		u256_zero(&b->refundable);
 	}
 	for (uint32_t i = 0; i < nb; i++) {
 		struct bid *bd = bids[i];
 		u256 key[2] = {bd->buyer, r->address};
-		struct buyer *b = ep_get(e->ep, T_BUYERS, key);
+		struct buyer *b = dl_get(e->dl, T_BUYERS, key);
 		u256 mint, refund, diff;
 		int winner = clearing < 0 || (int64_t)i < clearing;
 		if (winner) {
@@ -555,13 +566,13 @@ static int on_auction_ended(struct ev *e)
 	}
 	free(bids);
 
-	ep_mut(e->ep, T_ROUNDS, r);
+	dl_mut(e->dl, T_ROUNDS, r);
 	r->clearing = cp;
 	r->sold = sold;
 	r->unsold = U;
 	r->premiums = P;
 	r->state = R_RUNNING;
-	struct vault *v = ep_vault_update(e->ep, e->v);
+	struct vault *v = vault_update(e->dl, e->v);
 	if (add(e, &v->unlocked, &v->unlocked, &PU, "vault unlocked balance") < 0 ||
 		sub(e, &v->locked, &v->locked, &U, "vault locked balance") < 0)
 		return -1;
@@ -571,16 +582,16 @@ static int on_auction_ended(struct ev *e)
 	u256 SU;
 	if (sub(e, &SU, S, &U, "starting - unsold liquidity") < 0)
 		return -1;
-	struct vidx *lps = ep_lps_of(e->ep, e->vault);
+	struct vidx *lps = pl_lps_of(e->dl, e->vault);
 	for (uint32_t i = 0; lps && i < lps->v.n; i++) {
 		struct lp *l = lps->v.p[i];
-		struct lprl *x = ep_get(e->ep, T_LPRL, l);
+		struct lprl *x = dl_get(e->dl, T_LPRL, l);
 		if (!x || u256_is_zero(&x->starting))
 			continue;
 		u256 gain;
 		if (muldiv0(e, &gain, &PU, &x->starting, S, "LP share of premiums and unsold liquidity") < 0)
 			return -1;
-		ep_lp_update(e->ep, l);
+		lp_update(e->dl, l);
 		if (add(e, &l->unlocked, &l->unlocked, &gain, "LP unlocked balance") < 0 ||
 			muldiv0(e, &l->locked, &SU, &x->starting, S, "LP locked balance") < 0)
 			return -1;
@@ -615,25 +626,25 @@ static int on_round_settled(struct ev *e)
 	if (muldiv0(e, &stash, &R, &r->queued, S, "stashed liquidity") < 0 ||
 		sub(e, &rest, &R, &stash, "remaining minus stashed liquidity") < 0)
 		return -1;
-	ep_mut(e->ep, T_ROUNDS, r);
+	dl_mut(e->dl, T_ROUNDS, r);
 	r->settlement = price;
 	r->ppo = ppo;
 	r->remaining = R;
 	r->state = R_SETTLED;
-	struct vault *v = ep_vault_update(e->ep, e->v);
+	struct vault *v = vault_update(e->dl, e->v);
 	u256_zero(&v->locked);
 	if (add(e, &v->stashed, &v->stashed, &stash, "vault stashed balance") < 0 ||
 		add(e, &v->unlocked, &v->unlocked, &rest, "vault unlocked balance") < 0)
 		return -1;
-	struct vidx *lps = ep_lps_of(e->ep, e->vault);
+	struct vidx *lps = pl_lps_of(e->dl, e->vault);
 	for (uint32_t i = 0; lps && i < lps->v.n; i++) {
 		struct lp *l = lps->v.p[i];
-		struct lprl *x = ep_get(e->ep, T_LPRL, l);
+		struct lprl *x = dl_get(e->dl, T_LPRL, l);
 		if (!x)
 			continue;
 		u256 share, lstash, lrest, qv;
 		u256 qkey[2] = {l->address, r->address};
-		struct queued *q = ep_get(e->ep, T_QUEUED, qkey);
+		struct queued *q = dl_get(e->dl, T_QUEUED, qkey);
 		if (q)
 			qv = q->queued;
 		else
@@ -642,12 +653,12 @@ static int on_round_settled(struct ev *e)
 			muldiv0(e, &lstash, &R, &qv, S, "LP stashed liquidity") < 0 ||
 			sub(e, &lrest, &share, &lstash, "LP share minus stash") < 0)
 			return -1;
-		ep_lp_update(e->ep, l);
+		lp_update(e->dl, l);
 		u256_zero(&l->locked);
 		if (add(e, &l->unlocked, &l->unlocked, &lrest, "LP unlocked balance") < 0 ||
 			add(e, &l->stashed, &l->stashed, &lstash, "LP stashed balance") < 0)
 			return -1;
-		ep_del_row(e->ep, T_LPRL, x);
+		dl_del_row(e->dl, T_LPRL, x);
 	}
 	return 0;
 }
@@ -669,12 +680,12 @@ static int on_bid_placed(struct ev *e)
 	if (u256_cmp(&price, &r->reserve) < 0)
 		return error("BidPlaced: price is below the round's reserve price");
 	u256 bkey[2] = {r->address, e->d[0]};
-	if (ep_get(e->ep, T_BIDS, bkey))
+	if (dl_get(e->dl, T_BIDS, bkey))
 		return error("BidPlaced: bid %s already exists in the round", hex(&e->d[0], b));
 	u256 okey[2] = {e->k[1], r->address};
-	if (!ep_get(e->ep, T_BUYERS, okey))
-		ep_new_row(e->ep, T_BUYERS, okey);
-	struct bid *bd = ep_new_row(e->ep, T_BIDS, bkey);
+	if (!dl_get(e->dl, T_BUYERS, okey))
+		dl_new_row(e->dl, T_BUYERS, okey);
+	struct bid *bd = dl_new_row(e->dl, T_BIDS, bkey);
 	bd->buyer = e->k[1];
 	bd->tree_nonce = nonce_now - 1;
 	bd->amount = amount;
@@ -693,7 +704,7 @@ static int on_bid_updated(struct ev *e)
 		need_state(e, r, R_AUCTIONING) < 0)
 		return -1;
 	u256 bkey[2] = {r->address, e->d[0]};
-	struct bid *bd = ep_get(e->ep, T_BIDS, bkey);
+	struct bid *bd = dl_get(e->dl, T_BIDS, bkey);
 	if (!bd)
 		return error("BidUpdated: bid %s does not exist", hex(&e->d[0], b1));
 	if (!u256_eq(&bd->buyer, &e->k[1]))
@@ -701,7 +712,7 @@ static int on_bid_updated(struct ev *e)
 	if (bd->tree_nonce != before)
 		return error("BidUpdated: bid_tree_nonce_before is %llu, the bid has %llu", (unsigned long long)before,
 			(unsigned long long)bd->tree_nonce);
-	ep_mut(e->ep, T_BIDS, bd);
+	dl_mut(e->dl, T_BIDS, bd);
 	if (add(e, &bd->price, &bd->price, &inc, "bid price") < 0)
 		return -1;
 	bd->tree_nonce = now; /* Layout A: "now" is the bid's new nonce */
@@ -724,7 +735,7 @@ static int on_buyer_flag(struct ev *e)
 	if (e->kind == EV_EXERCISED && r->state != R_SETTLED)
 		return error("OptionsExercised: round %s is not settled", hex(&r->address, b));
 	u256 key[2] = {e->k[1], r->address};
-	struct buyer *by = ep_get(e->ep, T_BUYERS, key);
+	struct buyer *by = dl_get(e->dl, T_BUYERS, key);
 	if (!by) {
 		/* Options bought on the secondary market can be exercised without ever
 		 * bidding; minting and refunding need a bid. */
@@ -734,20 +745,22 @@ static int on_buyer_flag(struct ev *e)
 	}
 	if (e->kind == EV_REFUNDED) {
 		if (!by->has_refunded) {
-			ep_mut(e->ep, T_BUYERS, by);
+			dl_mut(e->dl, T_BUYERS, by);
 			by->has_refunded = 1;
 		}
 	} else if (!by->has_minted) {
 		/* OptionsMinted, and OptionsExercised (which mints what was still mintable). */
-		ep_mut(e->ep, T_BUYERS, by);
+		dl_mut(e->dl, T_BUYERS, by);
 		by->has_minted = 1;
 	}
 	return 0;
 }
 
-int ep_apply_event(struct ep *ep, int ev, const u256 *vault)
+/* One event of a known vault: decode by selector, check the shape, dispatch. */
+static int apply_event(struct dl *dl, const u256 *vault)
 {
-	struct js *js = &ep->js;
+	const int ev = 0;
+	struct js *js = dl_js(dl);
 	struct ev e;
 	char b[U256_HEX_MAX];
 	if (!selectors_ready)
@@ -759,7 +772,7 @@ int ep_apply_event(struct ep *ep, int ev, const u256 *vault)
 	const char *s;
 	size_t n;
 	int k0 = js_first(js, keys);
-	if (js_str(js, k0, &ep->tmp2, &s, &n) < 0 || felt_parse(&sel, s, n) < 0)
+	if (js_str(js, k0, dl_scratch(dl), &s, &n) < 0 || felt_parse(&sel, s, n) < 0)
 		return error("keys[0] is not a felt");
 	e.kind = -1;
 	for (int i = 0; i < EV_COUNT; i++)
@@ -768,19 +781,18 @@ int ep_apply_event(struct ep *ep, int ev, const u256 *vault)
 			break;
 		}
 	if (e.kind < 0) {
-		ep->st.ignored_events++; /* ERC-20 Transfer and other selectors we do not track */
-		return 0;
+		return DL_UNTRACKED; /* ERC-20 Transfer and other selectors we do not track */
 	}
-	e.ep = ep;
+	e.dl = dl;
 	e.name = events[e.kind].name;
 	e.vault = vault;
-	if (felts(ep, keys, "keys", e.k, 8, &e.nk) < 0 || felts(ep, data, "data", e.d, MAXF, &e.nd) < 0)
+	if (felts(dl, keys, "keys", e.k, 8, &e.nk) < 0 || felts(dl, data, "data", e.d, MAXF, &e.nd) < 0)
 		return error("%s: %s", e.name, err_msg());
 	if ((int)e.nk != events[e.kind].nkeys)
 		return error("%s: keys has %u felts, expected %d", e.name, e.nk, events[e.kind].nkeys);
 	if (events[e.kind].ndata >= 0 && (int)e.nd != events[e.kind].ndata)
 		return error("%s: data has %u felts, expected %d", e.name, e.nd, events[e.kind].ndata);
-	e.v = ep_get(ep, T_VAULTS, vault);
+	e.v = dl_get(dl, T_VAULTS, vault);
 	if (!e.v && e.kind != EV_CONTRACT_DEPLOYED)
 		return error("%s: vault %s has not been deployed (no ContractDeployed event)", e.name, hex(vault, b));
 	switch (e.kind) {
@@ -814,4 +826,35 @@ int ep_apply_event(struct ep *ep, int ev, const u256 *vault)
 		return on_contract_deployed(&e);
 	}
 	return error("internal: unhandled event kind");
+}
+
+/*
+ * The domain's event hook.  CatchupVault frames re-read a vault's events
+ * over a block range, so a per-vault cursor (pl_vault_cursor: the highest
+ * block whose events of the vault are applied) makes sure that no event is
+ * applied twice: events of blocks at or below the cursor as it was when
+ * the frame began are skipped.
+ */
+int pl_apply_event(struct dl *dl)
+{
+	u256 vault;
+	uint64_t bn = dl_block(dl);
+	if (dl_field_felt(dl, 0, "vault", &vault) < 0)
+		return -1;
+	const struct cursor *before = dl_get_before_frame(dl, T_CURSOR, &vault);
+	if (before && bn <= before->block)
+		return DL_ALREADY;
+	int r = apply_event(dl, &vault);
+	if (r < 0)
+		return -1;
+	if (dl_get(dl, T_VAULTS, &vault)) {
+		struct cursor *c = dl_get(dl, T_CURSOR, &vault);
+		if (!c)
+			c = dl_new_row(dl, T_CURSOR, &vault);
+		if (c->block != bn) {
+			dl_mut(dl, T_CURSOR, c);
+			c->block = bn;
+		}
+	}
+	return r;
 }

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "die.h"
-#include "pgconn.h"
-#include "pgproduce.h"
+#include "core/die.h"
+#include "pg/pgconn.h"
+#include "dom/pitchlake/produce.h"
 
 /* ------------------------------------------------------------------ */
 /* Frame parser                                                        */

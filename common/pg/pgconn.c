@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "pgconn.h"
+#include "core/die.h"
+#include "pg/pgconn.h"
 
 static int looks_permanent(const char *msg)
 {

@@ -19,7 +19,7 @@
 
 #include <libpq-fe.h>
 
-#include "io.h"
+#include "core/io.h"
 
 /* One column of a table, in attnum order. */
 struct pgw_col {

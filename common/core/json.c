@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "json.h"
+#include "core/die.h"
+#include "core/json.h"
 
 void js_init(struct js *js)
 {

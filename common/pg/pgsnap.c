@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
-#include "json.h"
-#include "pgconn.h"
-#include "pgsnap.h"
-#include "pgwrite.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "pg/pgconn.h"
+#include "pg/pgsnap.h"
+#include "pg/pgwrite.h"
 
 #define FETCH_ROWS "1000"
 #define OUT_CHUNK 65536

@@ -18,7 +18,7 @@
 
 #include <libpq-fe.h>
 
-#include "io.h"
+#include "core/io.h"
 
 /* Rows per drain query. */
 #define PGL_BATCH 1000

@@ -57,6 +57,15 @@ struct lr {
 	size_t max;	 /* longest accepted line, without the '\n' */
 	uint64_t lineno; /* number of the line last returned (1-based) */
 	int eof;
+	int err; /* errno of the last failed read */
+};
+
+/* Results of lr_getline / lr_next: negative ones are errors (err_msg() explains). */
+enum {
+	LR_LINE = 1,	   /* a line */
+	LR_NONE = 0,	   /* lr_getline: no complete line buffered; lr_next: end of input */
+	LR_EREAD = -1,	   /* the read failed (errno kept in lr->err): transient */
+	LR_ETOOLONG = -2, /* the line exceeds lr->max: bad input */
 };
 
 void lr_init(struct lr *lr, int fd, size_t max_line);
@@ -69,15 +78,15 @@ void lr_free(struct lr *lr);
 ssize_t lr_fill(struct lr *lr);
 /*
  * Take the next complete line out of the buffer without reading.  Returns
- * 1 and sets *line (NUL-terminated in place, without '\n') and *len;
- * 0 when no complete line is buffered; -1 when the line exceeds lr->max
- * (err_msg() explains).
+ * LR_LINE and sets *line (NUL-terminated in place, without '\n') and *len;
+ * LR_NONE when no complete line is buffered; LR_ETOOLONG when the line
+ * exceeds lr->max (err_msg() explains).
  */
 int lr_getline(struct lr *lr, char **line, size_t *len);
 /*
- * Blocking convenience: lr_getline, filling as needed.  Returns 1 for a
- * line, 0 at EOF (bytes after the last '\n' are reported by lr_partial()),
- * -1 on error (err_msg() explains).
+ * Blocking convenience: lr_getline, filling as needed.  Returns LR_LINE,
+ * LR_NONE at EOF (bytes after the last '\n' are reported by lr_partial()),
+ * LR_ETOOLONG or LR_EREAD (err_msg() explains).
  */
 int lr_next(struct lr *lr, char **line, size_t *len);
 /* Bytes left in the buffer at EOF: a last line without its '\n'. */

@@ -20,11 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
-#include "json.h"
-#include "pgconn.h"
-#include "pgwrite.h"
+#include "core/die.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "pg/pgconn.h"
+#include "pg/pgwrite.h"
 
 #define MAX_LINE ((size_t)16 << 20)	 /* formats.md: lines are at most 16 MiB */
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */

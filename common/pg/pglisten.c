@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "json.h"
-#include "pgconn.h"
-#include "pglisten.h"
+#include "core/die.h"
+#include "core/json.h"
+#include "pg/pgconn.h"
+#include "pg/pglisten.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

@@ -12,9 +12,9 @@
 
 #include <libpq-fe.h>
 
-#include "io.h"
-#include "json.h"
-#include "u256.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "num/u256.h"
 
 struct pgf {
 	PGconn *conn;

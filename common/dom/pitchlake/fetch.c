@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "pgconn.h"
-#include "pgfetch.h"
+#include "core/die.h"
+#include "pg/pgconn.h"
+#include "dom/pitchlake/fetch.h"
 
 static const char block_sql[] =
 	"SELECT block_number::text, timestamp::text, status FROM starknet_blocks WHERE block_hash = $1";

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "die.h"
-#include "hmap.h"
+#include "core/die.h"
+#include "core/hmap.h"
 
 void hm_init(struct hmap *m, size_t keylen)
 {

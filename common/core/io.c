@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "die.h"
-#include "io.h"
+#include "core/die.h"
+#include "core/io.h"
 
 void sb_init(struct sb *sb)
 {
@@ -195,35 +195,40 @@ int lr_getline(struct lr *lr, char **line, size_t *len)
 	char *nl = memchr(base + lr->scan, '\n', avail - lr->scan);
 	if (!nl) {
 		lr->scan = avail;
-		if (avail > lr->max)
-			return error("line %llu is longer than %zu bytes",
-				(unsigned long long)lr->lineno + 1, lr->max);
-		return 0;
+		if (avail > lr->max) {
+			error("line %llu is longer than %zu bytes", (unsigned long long)lr->lineno + 1, lr->max);
+			return LR_ETOOLONG;
+		}
+		return LR_NONE;
 	}
 	size_t n = (size_t)(nl - base);
-	if (n > lr->max)
-		return error("line %llu is longer than %zu bytes",
-			(unsigned long long)lr->lineno + 1, lr->max);
+	if (n > lr->max) {
+		error("line %llu is longer than %zu bytes", (unsigned long long)lr->lineno + 1, lr->max);
+		return LR_ETOOLONG;
+	}
 	*nl = '\0';
 	*line = base;
 	*len = n;
 	lr->start += n + 1;
 	lr->scan = 0;
 	lr->lineno++;
-	return 1;
+	return LR_LINE;
 }
 
 int lr_next(struct lr *lr, char **line, size_t *len)
 {
 	for (;;) {
 		int r = lr_getline(lr, line, len);
-		if (r != 0)
+		if (r != LR_NONE)
 			return r;
 		if (lr->eof)
-			return 0;
+			return LR_NONE;
 		ssize_t n = lr_fill(lr);
-		if (n < 0)
-			return error("unable to read input: %s", strerror(errno));
+		if (n < 0) {
+			lr->err = errno;
+			error("unable to read input: %s", strerror(errno));
+			return LR_EREAD;
+		}
 	}
 }
 

@@ -1,0 +1,151 @@
+/*
+ * opt.c -- see opt.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "core/io.h"
+#include "core/opt.h"
+
+#ifndef PL_VERSION
+#define PL_VERSION "unknown"
+#endif
+
+enum { OPT_HELP = 'h', OPT_VERSION = 0xFFF0 };
+
+const char *opt_version(void)
+{
+	return PL_VERSION;
+}
+
+void opt_usage_error(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", die_prog(), buf, die_prog());
+	exit(EXIT_USAGE);
+}
+
+void opt_init(struct opt *o, int argc, char **argv, const struct option *longopts, const char *shortopts,
+	const char *usage)
+{
+	size_t n = 0;
+	while (longopts && longopts[n].name)
+		n++;
+	memset(o, 0, sizeof *o);
+	o->longopts = longopts;
+	o->usage = usage;
+	o->argc = argc;
+	o->argv = argv;
+	o->all = xcalloc(n + 3, sizeof *o->all);
+	if (n)
+		memcpy(o->all, longopts, n * sizeof *o->all);
+	o->all[n] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	o->all[n + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	/* ':' first: a missing value is reported as ':' instead of getopt's message */
+	size_t sl = strlen(shortopts ? shortopts : "");
+	o->shorts = xmalloc(sl + 3);
+	o->shorts[0] = ':';
+	memcpy(o->shorts + 1, shortopts ? shortopts : "", sl);
+	memcpy(o->shorts + 1 + sl, "h", 2);
+	io_init_stdout();
+	opterr = 0;
+	optind = 1;
+}
+
+/* The option as the user wrote it, for messages: "--name" (no "=value") or "-x". */
+static void spelled(char *buf, size_t n, const char *arg, int optopt_)
+{
+	if (arg && arg[0] == '-' && arg[1] == '-') {
+		size_t l = strcspn(arg, "=");
+		snprintf(buf, n, "%.*s", (int)(l > 200 ? 200 : l), arg);
+	} else {
+		snprintf(buf, n, "-%c", optopt_ ? optopt_ : '?');
+	}
+}
+
+int opt_next(struct opt *o)
+{
+	int idx = -1;
+	int c = getopt_long(o->argc, o->argv, o->shorts, o->all, &idx);
+	char what[256];
+	switch (c) {
+	case OPT_HELP:
+		io_out(o->usage, strlen(o->usage));
+		io_close_stdout();
+		exit(0);
+	case OPT_VERSION: {
+		char buf[256];
+		int n = snprintf(buf, sizeof buf, "%s (pitchlake) %s\n", die_prog(), PL_VERSION);
+		io_out(buf, (size_t)n);
+		io_close_stdout();
+		exit(0);
+	}
+	case '?':
+		spelled(what, sizeof what, o->argv[optind - 1], optopt);
+		/* an unexpected value ("--flag=x") is reported as unknown use */
+		if (!strncmp(what, "--", 2) && strchr(o->argv[optind - 1], '='))
+			opt_usage_error("option '%s' takes no value", what);
+		opt_usage_error("unknown option '%s'", what);
+	case ':':
+		spelled(what, sizeof what, o->argv[optind - 1], optopt);
+		opt_usage_error("option '%s' needs a value", what);
+	default:
+		return c;
+	}
+}
+
+int opt_rest(const struct opt *o, char ***rest)
+{
+	*rest = o->argv + optind;
+	return o->argc - optind;
+}
+
+void opt_no_operands(struct opt *o)
+{
+	if (optind < o->argc)
+		opt_usage_error("unexpected argument '%s'", o->argv[optind]);
+}
+
+void opt_free(struct opt *o)
+{
+	free(o->all);
+	free(o->shorts);
+	o->all = NULL;
+	o->shorts = NULL;
+}
+
+uint64_t opt_u64(const char *opt, const char *val, uint64_t min, uint64_t max)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(val, &end, 10);
+	if (errno || !*val || *end || val[0] == '-' || val[0] == '+' || val[0] == ' ' || v < min || v > max)
+		opt_usage_error("unable to use %s '%s': want an integer in %" PRIu64 "..%" PRIu64, opt, val, min, max);
+	return (uint64_t)v;
+}
+
+int64_t opt_i64(const char *opt, const char *val, int64_t min, int64_t max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(val, &end, 10);
+	if (errno || !*val || *end || val[0] == '+' || val[0] == ' ' || v < min || v > max)
+		opt_usage_error("unable to use %s '%s': want an integer in %" PRId64 "..%" PRId64, opt, val, min, max);
+	return (int64_t)v;
+}
+
+const char *opt_str(const char *opt, const char *val)
+{
+	if (!val || !*val)
+		opt_usage_error("unable to use an empty %s", opt);
+	return val;
+}

@@ -1,0 +1,398 @@
+/*
+ * apply.c -- the apply loop: event frames in, delta frames out.
+ *
+ * Every mutation a handler makes goes through dl_mut / dl_update /
+ * dl_new_row / dl_del_row (rows.c), which keep the first before-image of
+ * each (table, key) touched in the frame and, in multi-block frames, in
+ * the current block (for the undo journal).  At the end of a frame the
+ * touched rows are compared with their before-images and the changes are
+ * written in canonical order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "delta/delta_int.h"
+#include "frame/frame.h"
+
+/* Close the current block of a multi-block frame: emit its undo lines. */
+static void close_block(struct dl *dl)
+{
+	if (!dl->blk_open)
+		return;
+	dl_close_hist(dl);
+	if (dl->multi) {
+		struct outl *v;
+		size_t n = dl_changed_sorted(dl, &dl->blk, &v, 1);
+		struct jblock *pb = NULL;
+		for (size_t i = 0; i < n; i++) {
+			struct touch *t = v[i].t;
+			if (!pb) {
+				/* pending journal blocks of this frame, in creation order */
+				for (pb = dl->pending; pb && !u256_eq(&pb->hash, &dl->cur_hash); pb = pb->next)
+					;
+				if (!pb) {
+					pb = xcalloc(1, sizeof *pb);
+					pb->number = dl->cur_block;
+					pb->hash = dl->cur_hash;
+					struct jblock **pp = &dl->pending;
+					while (*pp)
+						pp = &(*pp)->next;
+					*pp = pb;
+				}
+			}
+			dl_add_undo_line(dl, &dl->undo, dl->cur_block, &dl->cur_hash, (int)t->tab, t->key, t->before);
+			dl_jblock_add(dl, pb, (int)t->tab, t->key, t->before);
+			t->before = NULL; /* ownership moved to the journal */
+		}
+		free(v);
+		dl_ts_clear(&dl->blk);
+		dl_ts_init(&dl->blk);
+	}
+	dl->blk_open = 0;
+}
+
+static void open_block(struct dl *dl, uint64_t number, const u256 *hash, uint64_t ts)
+{
+	dl->cur_block = number;
+	dl->cur_hash = *hash;
+	dl->cur_time = ts;
+	dl->blk_open = 1;
+	if (number > dl->f_maxblock)
+		dl->f_maxblock = number;
+}
+
+/* Undo all in-memory effects of the frame in progress (EOF mid-frame). */
+static void rollback_frame(struct dl *dl)
+{
+	for (uint32_t i = dl->frame.n; i-- > 0;) {
+		struct touch *t = dl->frame.list[i];
+		if (dl->tabs[t->tab].src >= 0)
+			continue;
+		void *cur = hm_get(&dl->tab[t->tab], t->key);
+		if (cur)
+			dl_unstore_row(dl, (int)t->tab, cur);
+		if (t->before)
+			dl_store_row(dl, (int)t->tab, t->before);
+	}
+}
+
+static void reset_frame(struct dl *dl)
+{
+	dl_ts_clear(&dl->frame);
+	dl_ts_init(&dl->frame);
+	dl_ts_clear(&dl->blk);
+	dl_ts_init(&dl->blk);
+	dl->nhist = 0;
+	while (dl->pending) {
+		struct jblock *n = dl->pending->next;
+		dl_jblock_free(dl->pending);
+		dl->pending = n;
+	}
+	sb_reset(&dl->undo);
+	dl->in_frame = dl->skipping = dl->multi = dl->blk_open = 0;
+	dl->f_maxblock = 0;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+static int frame_begin(struct dl *dl)
+{
+	int64_t ts;
+	if (dl->in_frame)
+		return error("'begin' inside the frame of driver event %lld (missing 'end')", (long long)dl->f_driver);
+	if (dl_get_i64(dl, 0, "driver_id", &dl->f_driver, 1) < 0 || dl_get_i64(dl, 0, "seq", &dl->f_seq, 1) < 0)
+		return -1;
+	int tt = js_get(&dl->js, 0, "type");
+	if (tt < 0 || dl->js.t[tt].type != JS_STR)
+		return error("missing field 'type'");
+	dl->kind = fr_kind_of(&dl->js, tt);
+	if (dl->kind < 0) {
+		const char *s;
+		size_t n;
+		js_str(&dl->js, tt, &dl->tmp2, &s, &n);
+		return error("unknown driver event type '%.*s'", (int)(n > 40 ? 40 : n), s);
+	}
+	if (dl_get_i64(dl, 0, "block_number", &dl->f_block, dl->kind != FR_KIND_REVERT) < 0 ||
+		dl_field_felt(dl, 0, "block_hash", &dl->f_hash) < 0 || dl_get_i64(dl, 0, "timestamp", &ts, 0) < 0)
+		return -1;
+	dl->in_frame = 1;
+	dl->multi = dl->kind == FR_KIND_RANGE;
+	if (dl->have_cp && (dl->f_seq < dl->cp_seq || (dl->f_seq == dl->cp_seq && dl->f_driver <= dl->cp_driver))) {
+		dl->skipping = 1;
+		return 0;
+	}
+	if (dl->kind == FR_KIND_BLOCK)
+		open_block(dl, (uint64_t)dl->f_block, &dl->f_hash, ts < 0 ? 0 : (uint64_t)ts);
+	if (dl->kind == FR_KIND_RANGE && (uint64_t)dl->f_block > dl->f_maxblock)
+		dl->f_maxblock = (uint64_t)dl->f_block;
+	return 0;
+}
+
+static int frame_event(struct dl *dl)
+{
+	int64_t bn, ts;
+	u256 bh;
+	if (!dl->in_frame)
+		return error("event outside a frame");
+	if (dl->skipping || dl->kind == FR_KIND_REVERT)
+		return 0; /* already applied / a revert undoes from the journal */
+	if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_felt(dl, 0, "block_hash", &bh) < 0 ||
+		dl_get_i64(dl, 0, "timestamp", &ts, 0) < 0)
+		return -1;
+	if (dl->kind == FR_KIND_BLOCK) {
+		if ((uint64_t)bn != dl->cur_block || !u256_eq(&bh, &dl->cur_hash))
+			return error("event of block %lld in the frame of block %lld", (long long)bn, (long long)dl->f_block);
+		if (ts >= 0)
+			dl->cur_time = (uint64_t)ts;
+	} else if (!dl->blk_open || (uint64_t)bn != dl->cur_block || !u256_eq(&bh, &dl->cur_hash)) {
+		if (dl->blk_open && (uint64_t)bn < dl->cur_block)
+			return error("events out of chain order: block %lld after block %llu", (long long)bn,
+				(unsigned long long)dl->cur_block);
+		close_block(dl);
+		open_block(dl, (uint64_t)bn, &bh, ts < 0 ? 0 : (uint64_t)ts);
+	}
+	int r = dl->dom->event(dl);
+	if (r < 0)
+		return -1;
+	if (r != DL_ALREADY)
+		dl->st.events++;
+	if (r != DL_APPLIED)
+		dl->st.ignored_events++;
+	return 0;
+}
+
+static void add_begin(struct dl *dl, struct sb *out)
+{
+	char hash[U256_HEX_MAX];
+	u256_format_hex(&dl->f_hash, hash);
+	fr_add_begin(out, dl->f_driver, dl->f_seq, dl->kind, dl->f_block < 0 ? 0 : dl->f_block, hash);
+	sb_adds(out, ",\"finalized\":");
+	sb_add_u64(out, dl->finalized);
+	fr_close_obj(out);
+}
+
+/* Move the frame's before-images into the journal. */
+static void commit_journal(struct dl *dl, struct outl *v, size_t n)
+{
+	if (dl->kind == FR_KIND_REVERT) {
+		struct jblock *b = dl_jblock_find(dl->jhead, &dl->f_hash);
+		dl_journal_unlink(dl, b);
+		dl_jblock_free(b);
+		return;
+	}
+	struct jblock *fb = dl_journal_block(dl, (uint64_t)(dl->f_block < 0 ? 0 : dl->f_block), &dl->f_hash);
+	if (dl->multi) {
+		for (struct jblock *p = dl->pending; p; p = p->next) {
+			struct jblock *b = dl_journal_block(dl, p->number, &p->hash);
+			for (uint32_t i = 0; i < p->n; i++) {
+				dl_jblock_add(dl, b, (int)p->e[i].tab, p->e[i].key, p->e[i].before);
+				p->e[i].before = NULL;
+			}
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			dl_jblock_add(dl, fb, (int)v[i].t->tab, v[i].t->key, v[i].t->before);
+			v[i].t->before = NULL;
+		}
+	}
+	dl_journal_prune(dl);
+}
+
+static int frame_end(struct dl *dl, struct sb *out)
+{
+	int64_t d;
+	if (!dl->in_frame)
+		return error("'end' outside a frame");
+	if (dl_get_i64(dl, 0, "driver_id", &d, 1) < 0)
+		return -1;
+	if (d != dl->f_driver)
+		return error("'end' of driver event %lld inside the frame of %lld", (long long)d, (long long)dl->f_driver);
+	if (dl->skipping) {
+		dl->st.skipped_frames++;
+		reset_frame(dl);
+		return 0;
+	}
+	if (dl->kind == FR_KIND_REVERT) {
+		if (dl_revert(dl) < 0)
+			return -1;
+	} else {
+		close_block(dl);
+	}
+	/* The new finality horizon. */
+	if (dl->kind != FR_KIND_REVERT && dl->f_maxblock >= dl->finality && dl->f_maxblock - dl->finality > dl->finalized)
+		dl->finalized = dl->f_maxblock - dl->finality;
+
+	struct outl *v;
+	size_t n = dl_changed_sorted(dl, &dl->frame, &v, 0);
+	add_begin(dl, out);
+	for (size_t i = 0; i < n; i++) {
+		struct touch *t = v[i].t;
+		sb_adds(out, v[i].after ? "{\"op\":\"put\",\"table\":\"" : "{\"op\":\"del\",\"table\":\"");
+		sb_adds(out, dl->tabs[t->tab].name);
+		sb_adds(out, "\",\"key\":");
+		sb_add(out, dl->tmp.buf + v[i].koff, v[i].klen);
+		if (v[i].after) {
+			sb_adds(out, ",\"row\":");
+			dl_add_row(dl, out, (int)t->tab, v[i].after);
+		}
+		sb_adds(out, ",\"before\":");
+		dl_add_row(dl, out, (int)t->tab, t->before);
+		sb_adds(out, "}\n");
+	}
+	sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);
+	fr_add_end(out, dl->f_driver);
+
+	commit_journal(dl, v, n);
+	free(v);
+	dl->have_cp = 1;
+	dl->cp_driver = dl->f_driver;
+	dl->cp_seq = dl->f_seq;
+	dl->st.frames++;
+	reset_frame(dl);
+	return 0;
+}
+
+int dl_feed(struct dl *dl, const char *line, size_t len, struct sb *out)
+{
+	if (js_parse(&dl->js, line, len) < 0)
+		return -1;
+	if (dl->js.t[0].type != JS_OBJ)
+		return error("line is not a JSON object");
+	switch (fr_op(&dl->js)) {
+	case FR_EVENT:
+		return frame_event(dl);
+	case FR_BEGIN:
+		return frame_begin(dl);
+	case FR_END:
+		return frame_end(dl, out);
+	case -1:
+		if (js_get(&dl->js, 0, "op") < 0)
+			return -1; /* "missing field 'op'" */
+		/* fall through */
+	default:
+		return error("unknown op in an event stream");
+	}
+}
+
+int dl_finish(struct dl *dl)
+{
+	if (!dl->in_frame)
+		return 0;
+	if (!dl->skipping)
+		rollback_frame(dl);
+	reset_frame(dl);
+	return 1;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+struct dl *dl_new(const struct dl_domain *dom, uint64_t finality)
+{
+	struct dl *dl = xcalloc(1, sizeof *dl);
+	dl->dom = dom;
+	dl->tabs = dom->tabs;
+	dl->finality = finality;
+	dl->tab = xcalloc((size_t)dom->ntabs, sizeof *dl->tab);
+	for (int i = 0; i < dom->ntabs; i++) {
+		if (dom->tabs[i].keylen > DL_KEY_MAX || dom->tabs[i].size > DL_ROW_MAX)
+			die_code(EXIT_SOFTWARE, "table '%s' of domain '%s' exceeds DL_KEY_MAX or DL_ROW_MAX",
+				dom->tabs[i].name, dom->name);
+		hm_init(&dl->tab[i], dom->tabs[i].keylen);
+	}
+	dl_ts_init(&dl->frame);
+	dl_ts_init(&dl->blk);
+	js_init(&dl->js);
+	dl->domstate = dom->init ? dom->init(dl) : NULL;
+	return dl;
+}
+
+void dl_free(struct dl *dl)
+{
+	if (!dl)
+		return;
+	reset_frame(dl);
+	if (dl->dom->fini)
+		dl->dom->fini(dl, dl->domstate);
+	for (int i = 0; i < dl->dom->ntabs; i++) {
+		size_t pos = 0;
+		void *r;
+		while ((r = hm_next(&dl->tab[i], &pos)))
+			free(r);
+		hm_free(&dl->tab[i]);
+	}
+	free(dl->tab);
+	while (dl->jhead) {
+		struct jblock *n = dl->jhead->next;
+		dl_jblock_free(dl->jhead);
+		dl->jhead = n;
+	}
+	dl_ts_clear(&dl->frame);
+	dl_ts_clear(&dl->blk);
+	free(dl->hist_pending);
+	js_free(&dl->js);
+	sb_free(&dl->tmp);
+	sb_free(&dl->tmp2);
+	sb_free(&dl->undo);
+	free(dl);
+}
+
+void *dl_dom(struct dl *dl)
+{
+	return dl->domstate;
+}
+
+struct js *dl_js(struct dl *dl)
+{
+	return &dl->js;
+}
+
+struct sb *dl_scratch(struct dl *dl)
+{
+	return &dl->tmp2;
+}
+
+uint64_t dl_block(const struct dl *dl)
+{
+	return dl->cur_block;
+}
+
+uint64_t dl_time(const struct dl *dl)
+{
+	return dl->cur_time;
+}
+
+const struct dl_stats *dl_stats(const struct dl *dl)
+{
+	return &dl->st;
+}
+
+void dl_describe_stats(struct dl *dl, struct sb *out)
+{
+	const struct dl_stats *s = &dl->st;
+	sb_addf(out, "frames %llu, skipped %llu, events %llu, ignored %llu, reverted blocks %llu",
+		(unsigned long long)s->frames, (unsigned long long)s->skipped_frames, (unsigned long long)s->events,
+		(unsigned long long)s->ignored_events, (unsigned long long)s->reverted_blocks);
+	if (dl->dom->stats)
+		dl->dom->stats(dl, out);
+}
+
+void dl_describe(const struct dl *dl, struct sb *out)
+{
+	sb_adds(out, "rows:");
+	for (int t = 0; t < dl->dom->ntabs; t++)
+		if (dl->tabs[t].src < 0)
+			sb_addf(out, " %s %zu", dl->tabs[t].name, dl->tab[t].n);
+	size_t blocks = 0, entries = 0;
+	for (const struct jblock *b = dl->jhead; b; b = b->next) {
+		blocks++;
+		entries += b->n;
+	}
+	sb_addf(out, "; undo journal: %zu blocks, %zu entries, finalized %llu", blocks, entries,
+		(unsigned long long)dl->finalized);
+}
+
+long long dl_current_driver(const struct dl *dl)
+{
+	return dl->in_frame ? (long long)dl->f_driver : -1;
+}

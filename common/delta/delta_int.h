@@ -1,0 +1,121 @@
+/*
+ * delta_int.h -- internals shared by the engine's modules: codec.c (rows
+ * as JSON), rows.c (row access, touch sets, history), journal.c (the undo
+ * journal and reverts), apply.c (frames and the apply loop) and snapshot.c.
+ * Not a public interface: domains use delta.h.
+ */
+#ifndef PL_DELTA_INT_H
+#define PL_DELTA_INT_H
+
+#include <stdint.h>
+
+#include "core/hmap.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "delta/delta.h"
+#include "num/u256.h"
+
+/* First touch of a (table, key) in a frame or a block: the before-image. */
+struct touch {
+	uint64_t tab; /* 64 bits so that key is 8-byte aligned (rows are read in place) */
+	unsigned char key[DL_KEY_MAX];
+	void *before; /* owned copy, NULL if the row did not exist */
+	void *after;  /* history tables only: owned copy of the final image */
+	uint32_t order;
+};
+
+struct touchset {
+	struct hmap map;
+	struct touch **list;
+	uint32_t n, cap;
+};
+
+struct jentry {
+	uint64_t tab; /* 64 bits so that key is 8-byte aligned (rows are read in place) */
+	unsigned char key[DL_KEY_MAX];
+	void *before; /* owned copy or NULL */
+};
+
+struct jblock {
+	uint64_t number;
+	u256 hash;
+	struct jentry *e;
+	uint32_t n, cap;
+	struct jblock *next;
+};
+
+struct dl {
+	const struct dl_domain *dom;
+	const struct dl_table *tabs;
+	void *domstate;
+	uint64_t finality;
+	struct hmap *tab; /* [dom->ntabs] stored tables; history ones stay empty */
+
+	/* journal, oldest block first */
+	struct jblock *jhead, *jtail;
+	uint64_t finalized;
+	int have_cp;
+	int64_t cp_driver, cp_seq;
+
+	/* the frame in progress */
+	int in_frame, skipping, multi;
+	int kind; /* enum dl_kind */
+	int64_t f_driver, f_seq, f_block;
+	u256 f_hash;
+	uint64_t f_maxblock;
+	struct touchset frame; /* before-images for the frame's put/del lines */
+	struct touchset blk;   /* before-images for the current block (multi-block frames) */
+	int blk_open;
+	uint64_t cur_block, cur_time;
+	u256 cur_hash;
+	struct touch **hist_pending; /* history rows touched in the current block */
+	uint32_t nhist, caphist;
+	struct jblock *pending; /* journal blocks of this frame (committed at end) */
+	struct sb undo;		/* undo lines of a multi-block frame */
+
+	struct js js;
+	struct sb tmp, tmp2;
+	struct dl_stats st;
+};
+
+/* codec.c */
+void dl_add_key(struct dl *dl, struct sb *sb, int tab, const void *row);
+void dl_add_row(struct dl *dl, struct sb *sb, int tab, const void *row);
+int dl_parse_obj(struct dl *dl, int obj, const struct dl_col *cols, int n, void *row);
+int dl_table_by_name(struct dl *dl, int tok);
+int dl_get_i64(struct dl *dl, int obj, const char *name, int64_t *v, int required);
+
+/* rows.c */
+void dl_ts_init(struct touchset *ts);
+void dl_ts_clear(struct touchset *ts);
+struct touch *dl_ts_touch(struct dl *dl, struct touchset *ts, int tab, const void *key, const void *cur, int *fresh);
+void *dl_dup_row(struct dl *dl, int tab, const void *row);
+void dl_touch_row(struct dl *dl, int tab, const void *key, const void *cur);
+void dl_close_hist(struct dl *dl);
+/* Put a copy of row into table tab without a touch (load, rollback); returns it. */
+void *dl_store_row(struct dl *dl, int tab, const void *row);
+/* Remove row from table tab without a touch, and free it. */
+void dl_unstore_row(struct dl *dl, int tab, void *row);
+
+/* Rows of ts that changed, in canonical order (keys in dl->tmp). */
+struct outl {
+	struct touch *t;
+	const void *after;
+	size_t koff, klen;
+};
+size_t dl_changed_sorted(struct dl *dl, struct touchset *ts, struct outl **out, int all_hist);
+/* Sort order of canonical key texts (table, then key text). */
+int dl_cmp_keytext(const struct sb *keys, size_t ao, size_t al, size_t bo, size_t bl);
+
+/* journal.c */
+struct jblock *dl_jblock_find(struct jblock *head, const u256 *hash);
+void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before);
+void dl_jblock_free(struct jblock *b);
+struct jblock *dl_journal_block(struct dl *dl, uint64_t number, const u256 *hash);
+void dl_journal_unlink(struct dl *dl, struct jblock *victim);
+void dl_journal_prune(struct dl *dl);
+void dl_add_undo_line(struct dl *dl, struct sb *sb, uint64_t number, const u256 *hash, int tab, const void *key,
+	const void *before);
+int dl_revert(struct dl *dl);
+
+#endif
