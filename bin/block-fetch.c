@@ -18,8 +18,6 @@
  * data, unparseable line) stops the program with exit 65 after recording it
  * in pl_quarantine.  Stateless: EOF on stdin ends it with exit 0.
  */
-#include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,34 +26,52 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "core/json.h"
+#include "core/opt.h"
 #include "dom/pitchlake/fetch.h"
+#include "frame/frame.h"
+#include "pg/pgconn.h"
+#include "pg/pipeline.h"
 #include "num/u256.h"
 
 #define MAX_LINE (16u << 20)
 #define FLUSH_AT (8u << 20)
 
 static const char usage_text[] =
-	"usage: block-fetch [--conninfo STR] [--batch N] [--connect-timeout SECONDS] <driver-events >frames\n"
+	"usage: block-fetch [--pipeline NAME] [--conninfo STR] [--batch N] [--connect-timeout SECONDS]\n"
+	"                   <driver-events >frames\n"
+	"       block-fetch --help | --version\n"
 	"\n"
 	"Read driver-event lines (pg-listen) on stdin and write one event frame per line\n"
 	"(begin, events, end) on stdout, with the events read from the producer's tables.\n"
 	"\n"
-	"  --conninfo STR             libpq connection string or URI (default: PG* environment)\n"
+	"  -d, --conninfo STR         libpq connection string or URI (default: PG* environment)\n"
+	"  --pipeline NAME            whose quarantine refused items go to (default:\n"
+	"                             $PL_PIPELINE, else pitchlake)\n"
 	"  --batch N                  events per query for CatchupVault ranges (default 10000)\n"
 	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
 	"                             this long (default 60)\n"
 	"  -h, --help                 this text\n"
+	"  --version                  print the version\n"
 	"\n"
 	"exit codes: 0 done (EOF); 64 usage; 65 bad input data: an unparseable line or a\n"
 	"driver event naming an unknown block (recorded in pl_quarantine; do not restart);\n"
 	"69 database unavailable; 70 internal error; 75 transient failure (connection lost,\n"
 	"output failed); 78 configuration (bad conninfo, schema not migrated)\n";
 
-static _Noreturn void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
+enum {
+	O_CONNINFO = OPT_LONG,
+	O_BATCH,
+	O_CONNECT_TIMEOUT,
+	O_PIPELINE,
+};
+
+static const struct option longopts[] = {
+	{"conninfo", required_argument, NULL, O_CONNINFO},
+	{"pipeline", required_argument, NULL, O_PIPELINE},
+	{"batch", required_argument, NULL, O_BATCH},
+	{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
+	{NULL, 0, NULL, 0},
+};
 
 enum kind {
 	K_BLOCK,
@@ -73,6 +89,7 @@ struct dev {
 
 static struct pgf fetch;
 static const char *cur_line; /* the input line, for the quarantine row */
+static const char *pipeline; /* --pipeline: whose quarantine (default $PL_PIPELINE, else pitchlake) */
 
 /* Record the driver event in pl_quarantine, then die with 65. */
 static _Noreturn void fail(const struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -83,7 +100,8 @@ static _Noreturn void fail(const struct dev *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (pgf_quarantine(&fetch, "block-fetch", d->id, d->seq, msg, cur_line) < 0)
+	if (pgc_quarantine(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
+		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line) < 0)
 		warn("unable to record the driver event in pl_quarantine: %s", err_msg());
 	die_code(EXIT_DATAERR, "%s", msg);
 }
@@ -215,22 +233,8 @@ static void serve(const struct dev *d, struct sb *frame)
 	if (r < 0)
 		fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
 			(long long)d->seq, err_msg());
-	sb_adds(frame, "{\"op\":\"end\",\"driver_id\":");
-	sb_add_i64(frame, d->id);
-	sb_adds(frame, "}\n");
+	fr_add_end(frame, d->id);
 	io_out(frame->buf, frame->len);
-}
-
-static long long parse_num(const char *opt, const char *s, long long min, long long max)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max) {
-		fprintf(stderr, "block-fetch: invalid value '%s' for %s (want %lld..%lld)\n", s, opt, min, max);
-		usage(EXIT_USAGE);
-	}
-	return v;
 }
 
 int main(int argc, char **argv)
@@ -238,36 +242,29 @@ int main(int argc, char **argv)
 	const char *conninfo = "";
 	int batch = 10000, connect_timeout = 60;
 	die_set_prog(argv[0]);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		char name[64];
-		const char *eq = strchr(a, '=');
-		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
-			memcpy(name, a, (size_t)(eq - a));
-			name[eq - a] = '\0';
-			v = eq + 1;
-			a = name;
+	struct opt op;
+	opt_init(&op, argc, argv, longopts, "d:", usage_text);
+	for (int c; (c = opt_next(&op)) != -1;) {
+		switch (c) {
+		case O_PIPELINE:
+			pipeline = opt_str("--pipeline", optarg);
+			break;
+		case 'd':
+		case O_CONNINFO:
+			conninfo = optarg; /* "" = the PG* environment */
+			break;
+		case O_BATCH:
+			batch = (int)opt_u64("--batch", optarg, 1, 1000000);
+			break;
+		case O_CONNECT_TIMEOUT:
+			connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
+			break;
+		default:
+			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			usage(0);
-		if (strcmp(a, "--conninfo") && strcmp(a, "--batch") && strcmp(a, "--connect-timeout")) {
-			fprintf(stderr, "block-fetch: unknown argument '%s'\n", argv[i]);
-			usage(EXIT_USAGE);
-		}
-		if (!v) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "block-fetch: option %s needs a value\n", a);
-				usage(EXIT_USAGE);
-			}
-			v = argv[++i];
-		}
-		if (!strcmp(a, "--conninfo"))
-			conninfo = v;
-		else if (!strcmp(a, "--batch"))
-			batch = (int)parse_num(a, v, 1, 1000000);
-		else
-			connect_timeout = (int)parse_num(a, v, 0, 86400);
 	}
+	opt_no_operands(&op);
+	opt_free(&op);
 	io_init_stdout();
 	pgf_open(&fetch, conninfo, connect_timeout, batch);
 

@@ -4,19 +4,17 @@
  * and reorgs.  An independent model of the contract maths, used to
  * differential-test ep-apply.  The engine is common/sim.c.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "core/die.h"
 #include "core/io.h"
+#include "core/opt.h"
 #include "dom/pitchlake/sim.h"
 
 static const char usage_text[] =
 	"usage: chain-sim [options]\n"
+	"       chain-sim --help | --version\n"
 	"\n"
 	"Write a deterministic Pitchlake chain (Layout A events) to stdout as event\n"
 	"frames: one StartBlock frame per block; with reorgs, RevertBlock frames\n"
@@ -52,37 +50,13 @@ static const char usage_text[] =
 	"                         Option_Rounds, Queued_Liquidity, Option_Buyers, Bids)\n"
 	"  --stats                print counts and the rate on stderr at the end\n"
 	"  -h, --help             show this help\n"
+	"  --version              print the version\n"
 	"\n"
 	"Exit codes: 0 done; 64 usage; 70 internal error; 75 unable to write\n"
 	"(stdout or the dump file); 78 unable to create the dump file.\n";
 
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	char msg[512];
-	snprintf(msg, sizeof msg, fmt, arg);
-	fprintf(stderr, "%s: fatal: %s\n", die_prog(), msg);
-	fprintf(stderr, "Try '%s --help' for more information.\n", die_prog());
-	exit(EXIT_USAGE);
-}
-
-static uint64_t num_arg(const char *opt, const char *s, uint64_t lo, uint64_t hi)
-{
-	char *end;
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
-		usage_error("invalid number '%s'", s);
-	errno = 0;
-	unsigned long long x = strtoull(s, &end, 10);
-	if (errno || *end || x < lo || x > hi) {
-		char msg[256];
-		snprintf(msg, sizeof msg, "--%s: '%%s' is not a number in %llu..%llu", opt,
-			(unsigned long long)lo, (unsigned long long)hi);
-		usage_error(msg, s);
-	}
-	return x;
-}
-
 enum {
-	O_SEED = 256,
+	O_SEED = OPT_LONG,
 	O_VAULTS,
 	O_LPS,
 	O_BUYERS,
@@ -117,7 +91,6 @@ static const struct option longopts[] = {
 	{"dump-state", required_argument, NULL, O_DUMP},
 	{"stats", no_argument, NULL, O_STATS},
 	{"time-scale", required_argument, NULL, O_TIME_SCALE},
-	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -129,76 +102,67 @@ int main(int argc, char **argv)
 
 	die_set_prog(argv[0]);
 	sim_opts_default(&o);
-	opterr = 0;
-	for (;;) {
-		int c = getopt_long(argc, argv, ":h", longopts, NULL);
-		if (c == -1)
-			break;
-		const char *opt = longopts[c >= O_SEED && c <= O_TIME_SCALE ? c - O_SEED : 0].name;
+	struct opt op;
+	opt_init(&op, argc, argv, longopts, "", usage_text);
+	for (int c; (c = opt_next(&op)) != -1;) {
 		switch (c) {
 		case O_SEED:
-			o.seed = num_arg(opt, optarg, 0, UINT64_MAX);
+			o.seed = opt_u64("--seed", optarg, 0, UINT64_MAX);
 			break;
 		case O_VAULTS:
-			o.vaults = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_VAULTS);
+			o.vaults = (unsigned)opt_u64("--vaults", optarg, 1, SIM_MAX_VAULTS);
 			break;
 		case O_LPS:
-			o.lps = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_MEMBERS);
+			o.lps = (unsigned)opt_u64("--lps", optarg, 1, SIM_MAX_MEMBERS);
 			break;
 		case O_BUYERS:
-			o.buyers = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_MEMBERS);
+			o.buyers = (unsigned)opt_u64("--buyers", optarg, 1, SIM_MAX_MEMBERS);
 			break;
 		case O_BLOCKS:
-			o.blocks = num_arg(opt, optarg, 1, big);
+			o.blocks = opt_u64("--blocks", optarg, 1, big);
 			break;
 		case O_EVENTS:
-			o.events = num_arg(opt, optarg, 1, big);
+			o.events = opt_u64("--events", optarg, 1, big);
 			break;
 		case O_TIME_SCALE:
-			o.time_scale = (unsigned)num_arg(opt, optarg, 1, 100000);
+			o.time_scale = (unsigned)opt_u64("--time-scale", optarg, 1, 100000);
 			break;
 		case O_EPB:
-			o.events_per_block = (unsigned)num_arg(opt, optarg, 0, 100000);
+			o.events_per_block = (unsigned)opt_u64("--events-per-block", optarg, 0, 100000);
 			break;
 		case O_RATE:
-			o.reorg_rate = (unsigned)num_arg(opt, optarg, 0, 1000);
+			o.reorg_rate = (unsigned)opt_u64("--reorg-rate", optarg, 0, 1000);
 			break;
 		case O_DEPTH:
-			o.max_reorg_depth = (unsigned)num_arg(opt, optarg, 1, SIM_MAX_DEPTH);
+			o.max_reorg_depth = (unsigned)opt_u64("--max-reorg-depth", optarg, 1, SIM_MAX_DEPTH);
 			break;
 		case O_NOREORG:
 			no_reorgs = 1;
 			break;
 		case O_START_BLOCK:
-			o.start_block = num_arg(opt, optarg, 0, big);
+			o.start_block = opt_u64("--start-block", optarg, 0, big);
 			break;
 		case O_START_TIME:
-			o.start_time = num_arg(opt, optarg, 0, big);
+			o.start_time = opt_u64("--start-time", optarg, 0, big);
 			break;
 		case O_TRANSFERS:
 			o.transfers = 1;
 			break;
 		case O_DUMP:
-			o.dump_state = optarg;
+			o.dump_state = opt_str("--dump-state", optarg);
 			break;
 		case O_STATS:
 			stats = 1;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			if (fflush(stdout) || ferror(stdout))
-				die_errno(EXIT_TEMPFAIL, "unable to write output");
-			return 0;
-		case ':':
-			usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
-			usage_error("unknown option '%s'", argv[optind - 1]);
+			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+	opt_no_operands(&op);
+	opt_free(&op);
 	if ((uint64_t)o.vaults * (o.lps + o.buyers) > SIM_MAX_ENTITIES)
-		usage_error("%s: too many accounts (vaults * (lps + buyers) > 200000)", "--vaults");
+		opt_usage_error("unable to use --vaults %u with --lps %u and --buyers %u: too many accounts (vaults * (lps + buyers) > %d)",
+			o.vaults, o.lps, o.buyers, SIM_MAX_ENTITIES);
 	if (no_reorgs)
 		o.reorg_rate = 0;
 	if (!o.blocks && !o.events)

@@ -1,10 +1,11 @@
 /*
- * pg-listen -- emit one NDJSON line per unprocessed driver_events row, in
- * (sequence_index, id) order, each exactly once, forever (or until --once /
+ * pg-listen -- emit one NDJSON line per unprocessed work item of a
+ * pipeline's work table (for Pitchlake: driver_events), in the table's
+ * order (sequence_index, id), each exactly once, forever (or until --once /
  * --until-seq).
  *
- * LISTEN driver_events first, then drain the table past the last emitted
- * (sequence_index, id), then wait on the socket, a timer and a self-pipe
+ * LISTEN on the pipeline's channel first, then drain the table past the
+ * last emitted order key, then wait on the socket, a timer and a self-pipe
  * for signals.  A notification only wakes us; its payload is dropped and
  * every wake-up (and every timer tick) re-runs the drain query.  A lost
  * connection is re-established with backoff, LISTEN is issued again and the
@@ -28,38 +29,45 @@
 
 #include "core/die.h"
 #include "core/io.h"
+#include "core/opt.h"
+#include "pg/pgconn.h"
 #include "pg/pglisten.h"
+#include "pg/pipeline.h"
 
 static const char usage_text[] =
-	"usage: pg-listen [--conninfo STR] [--once] [--until-seq N] [--after-seq N]\n"
-	"                 [--poll-interval MS] [--heartbeat SECONDS] [--connect-timeout SECONDS]\n"
+	"usage: pg-listen [--pipeline NAME] [--conninfo STR] [--once] [--until-seq N]\n"
+	"                 [--after-seq N] [--poll-interval MS] [--heartbeat SECONDS]\n"
+	"                 [--connect-timeout SECONDS] [--work-table T] [--channel C]\n"
+	"                 [--order COL,COL] [--done-column COL]\n"
 	"\n"
-	"Emit one line per unprocessed driver_events row (design.md 3.1), ordered by\n"
-	"(sequence_index, id), each once; wait for more (LISTEN driver_events + polling).\n"
+	"Emit one line per unprocessed row of the pipeline's work table (pl_pipeline:\n"
+	"for Pitchlake, driver_events), the row as JSON, in the order of its order\n"
+	"columns, each once; wait for more (LISTEN on its channel + polling).\n"
 	"\n"
-	"  --conninfo STR          libpq connection string or URI (default: PG* environment)\n"
+	"  -d, --conninfo STR      libpq connection string or URI (default: PG* environment)\n"
+	"  --pipeline NAME         the pipeline (default: $PL_PIPELINE, or the only one\n"
+	"                          registered in pl_pipeline)\n"
 	"  --once                  drain what is there now, then exit 0\n"
-	"  --until-seq N           exit 0 after emitting an item with sequence_index >= N\n"
-	"  --after-seq N           start after sequence_index N (default: from the start)\n"
+	"  --until-seq N           exit 0 after emitting an item whose first order column\n"
+	"                          is >= N\n"
+	"  --after-seq N           start after first order column N (default: the start)\n"
 	"  --poll-interval MS      re-query at least this often (default 1000)\n"
 	"  --heartbeat SECONDS     check the LISTEN registration after this long without\n"
 	"                          a notification (default 10)\n"
 	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
 	"                          this long, at start or after a lost connection (default 60)\n"
+	"  --work-table T, --channel C, --order COLS, --done-column COL\n"
+	"                          override the pipeline's work table (docs/formats.md)\n"
 	"  -h, --help              this text\n"
+	"  --version               print the version\n"
 	"\n"
 	"SIGTERM/SIGINT: finish the current line and exit 0.  Reconnections are reported\n"
 	"on stderr.\n"
 	"\n"
 	"exit codes: 0 done (--once, --until-seq, signal); 64 usage; 69 database\n"
 	"unavailable; 70 internal error; 75 transient failure (query or output failed);\n"
-	"78 configuration (bad conninfo, authentication, schema not migrated)\n";
-
-static _Noreturn void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
+	"78 configuration (bad conninfo, authentication, unknown pipeline, schema not\n"
+	"migrated)\n";
 
 static int sigpipe_fd[2] = {-1, -1};
 static volatile sig_atomic_t stop;
@@ -108,20 +116,9 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long parse_num(const char *opt, const char *s, long long min, long long max)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max) {
-		fprintf(stderr, "pg-listen: invalid value '%s' for %s (want %lld..%lld)\n", s, opt, min, max);
-		usage(EXIT_USAGE);
-	}
-	return v;
-}
-
 struct opts {
-	const char *conninfo;
+	const char *conninfo, *pipeline;
+	const char *work_table, *channel, *order, *done_column;
 	int once;
 	int has_until;
 	long long until_seq;
@@ -132,64 +129,100 @@ struct opts {
 	int connect_timeout;
 };
 
+enum { O_PIPELINE = OPT_LONG,
+	O_ONCE,
+	O_UNTIL,
+	O_AFTER,
+	O_POLL,
+	O_HEARTBEAT,
+	O_CTIMEOUT,
+	O_WORK,
+	O_CHANNEL,
+	O_ORDER,
+	O_DONE };
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
+	static const struct option longopts[] = {
+		{"conninfo", required_argument, NULL, 'd'},
+		{"pipeline", required_argument, NULL, O_PIPELINE},
+		{"once", no_argument, NULL, O_ONCE},
+		{"until-seq", required_argument, NULL, O_UNTIL},
+		{"after-seq", required_argument, NULL, O_AFTER},
+		{"poll-interval", required_argument, NULL, O_POLL},
+		{"heartbeat", required_argument, NULL, O_HEARTBEAT},
+		{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
+		{"work-table", required_argument, NULL, O_WORK},
+		{"channel", required_argument, NULL, O_CHANNEL},
+		{"order", required_argument, NULL, O_ORDER},
+		{"done-column", required_argument, NULL, O_DONE},
+		{NULL, 0, NULL, 0},
+	};
+	struct opt op;
+	int c;
 	memset(o, 0, sizeof *o);
 	o->conninfo = "";
 	o->poll_ms = 1000;
 	o->heartbeat_ms = 10000;
 	o->connect_timeout = 60;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = NULL;
-		const char *eq = strchr(a, '=');
-		char name[64];
-		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
-			memcpy(name, a, (size_t)(eq - a));
-			name[eq - a] = '\0';
-			v = eq + 1;
-			a = name;
-		}
-#define NEEDARG()                                                                           \
-	do {                                                                                \
-		if (!v) {                                                                   \
-			if (i + 1 >= argc) {                                                \
-				fprintf(stderr, "pg-listen: option %s needs a value\n", a); \
-				usage(EXIT_USAGE);                                          \
-			}                                                                   \
-			v = argv[++i];                                                      \
-		}                                                                           \
-	} while (0)
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(0);
-		} else if (!strcmp(a, "--once") && !v) {
+	opt_init(&op, argc, argv, longopts, "d:", usage_text);
+	while ((c = opt_next(&op)) != -1) {
+		switch (c) {
+		case 'd':
+			o->conninfo = optarg;
+			break;
+		case O_PIPELINE:
+			o->pipeline = opt_str("--pipeline", optarg);
+			break;
+		case O_ONCE:
 			o->once = 1;
-		} else if (!strcmp(a, "--conninfo")) {
-			NEEDARG();
-			o->conninfo = v;
-		} else if (!strcmp(a, "--until-seq")) {
-			NEEDARG();
+			break;
+		case O_UNTIL:
 			o->has_until = 1;
-			o->until_seq = parse_num(a, v, 0, LLONG_MAX);
-		} else if (!strcmp(a, "--after-seq")) {
-			NEEDARG();
+			o->until_seq = (long long)opt_i64("--until-seq", optarg, 0, INT64_MAX);
+			break;
+		case O_AFTER:
 			o->has_after = 1;
-			o->after_seq = parse_num(a, v, 0, LLONG_MAX);
-		} else if (!strcmp(a, "--poll-interval")) {
-			NEEDARG();
-			o->poll_ms = (long)parse_num(a, v, 10, 86400000);
-		} else if (!strcmp(a, "--heartbeat")) {
-			NEEDARG();
-			o->heartbeat_ms = (long)parse_num(a, v, 1, 86400) * 1000;
-		} else if (!strcmp(a, "--connect-timeout")) {
-			NEEDARG();
-			o->connect_timeout = (int)parse_num(a, v, 0, 86400);
-		} else {
-			fprintf(stderr, "pg-listen: unknown argument '%s'\n", argv[i]);
-			usage(EXIT_USAGE);
+			o->after_seq = (long long)opt_i64("--after-seq", optarg, 0, INT64_MAX);
+			break;
+		case O_POLL:
+			o->poll_ms = (long)opt_u64("--poll-interval", optarg, 10, 86400000);
+			break;
+		case O_HEARTBEAT:
+			o->heartbeat_ms = (long)opt_u64("--heartbeat", optarg, 1, 86400) * 1000;
+			break;
+		case O_CTIMEOUT:
+			o->connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
+			break;
+		case O_WORK:
+			o->work_table = opt_str("--work-table", optarg);
+			break;
+		case O_CHANNEL:
+			o->channel = opt_str("--channel", optarg);
+			break;
+		case O_ORDER:
+			o->order = opt_str("--order", optarg);
+			break;
+		case O_DONE:
+			o->done_column = opt_str("--done-column", optarg);
+			break;
 		}
-#undef NEEDARG
 	}
+	opt_no_operands(&op);
+	opt_free(&op);
+}
+
+/* The pipeline's work table, from the registry, with the options' overrides. */
+static void resolve_work(const struct opts *o, struct pip *w)
+{
+	PGconn *c = pgc_connect_or_die(o->conninfo, "pg-listen", o->connect_timeout);
+	pip_resolve(c, o->pipeline, w);
+	PQfinish(c);
+	pip_set(&w->work_table, o->work_table);
+	pip_set(&w->channel, o->channel);
+	pip_set(&w->done_column, o->done_column);
+	if (pip_set_order(w, o->order) < 0)
+		opt_usage_error("unable to use --order '%s': %s", o->order, err_msg());
 }
 
 /*
@@ -260,15 +293,15 @@ enum drained {
 };
 
 /*
- * Emit every unprocessed item past (*seq, *id), batch by batch.  DR_DONE when
+ * Emit every unprocessed item past the order key pos, batch by batch.  DR_DONE when
  * --until-seq was reached or a signal asked us to stop.
  */
-static enum drained drain(struct pgl *l, const struct opts *o, int64_t *seq, int64_t *id, struct sb *out)
+static enum drained drain(struct pgl *l, const struct opts *o, int64_t *pos, struct sb *out)
 {
 	for (;;) {
 		if (stop)
 			return DR_DONE;
-		PGresult *r = pgl_drain(l, *seq, *id);
+		PGresult *r = pgl_drain(l, pos);
 		if (!r)
 			return DR_LOST;
 		int n = PQntuples(r), done = 0;
@@ -278,8 +311,8 @@ static enum drained drain(struct pgl *l, const struct opts *o, int64_t *seq, int
 				done = 1;
 				break;
 			}
-			pgl_format(r, i, out, seq, id);
-			if (o->has_until && *seq >= o->until_seq)
+			pgl_format(l, r, i, out, pos);
+			if (o->has_until && pos[0] >= o->until_seq)
 				done = 1;
 		}
 		PQclear(r);
@@ -298,23 +331,22 @@ int main(int argc, char **argv)
 	struct opts o;
 	die_set_prog(argv[0]);
 	parse_args(argc, argv, &o);
-	io_init_stdout();
 	out_init();
 	setup_signals();
 
-	int64_t seq = INT64_MIN, id = INT64_MIN;
-	if (o.has_after) {
-		seq = (int64_t)o.after_seq;
-		id = INT64_MAX;
-	}
+	struct pip work;
+	resolve_work(&o, &work);
+	int64_t pos[PIP_MAX_ORDER];
+	for (int i = 0; i < PIP_MAX_ORDER; i++)
+		pos[i] = i == 0 && o.has_after ? (int64_t)o.after_seq : o.has_after ? INT64_MAX : INT64_MIN;
 	struct pgl l;
-	if (pgl_open(&l, o.conninfo, o.connect_timeout, &stop) < 0)
+	if (pgl_open(&l, &work, o.conninfo, o.connect_timeout, &stop) < 0)
 		return 0;
 	struct sb out = SB_INIT;
 	long next_tick = now_ms() + o.poll_ms;
 	long hb_due = now_ms() + o.heartbeat_ms;
 	for (;;) {
-		enum drained d = drain(&l, &o, &seq, &id, &out);
+		enum drained d = drain(&l, &o, pos, &out);
 		if (d == DR_DONE || (d == DR_IDLE && o.once))
 			break;
 		if (d == DR_LOST) {
@@ -366,6 +398,7 @@ int main(int argc, char **argv)
 	}
 	sb_free(&out);
 	pgl_close(&l);
+	pip_free(&work);
 	io_close_stdout();
 	return 0;
 }

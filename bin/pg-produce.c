@@ -21,6 +21,7 @@
  * and wall-clock time for end-to-end latency measurements.  An incomplete
  * frame at EOF is discarded (nothing of it is written).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -32,6 +33,7 @@
 
 #include "core/die.h"
 #include "core/io.h"
+#include "core/opt.h"
 #include "dom/pitchlake/produce.h"
 
 #define MAX_LINE (16u << 20)
@@ -40,6 +42,7 @@
 static const char usage_text[] =
 	"usage: pg-produce [--conninfo STR] [--rate BLOCKS_PER_SEC] [--register]\n"
 	"                  [--latency-log FILE] [--quiet] [--connect-timeout SECONDS] <frames\n"
+	"       pg-produce --help | --version\n"
 	"\n"
 	"Write event frames (design.md 3.2, e.g. from chain-sim) into the producer's\n"
 	"tables as the Juno event-logger plugin does: per StartBlock frame one\n"
@@ -61,6 +64,7 @@ static const char usage_text[] =
 	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
 	"                             this long (default 60)\n"
 	"  -h, --help                 this text\n"
+	"  --version                  print the version\n"
 	"\n"
 	"An incomplete frame at EOF is discarded with a warning.  blocks/s in the progress\n"
 	"and summary lines counts every committed transaction (StartBlock and RevertBlock).\n"
@@ -71,33 +75,17 @@ static const char usage_text[] =
 	"error; 75 transient failure (connection lost, latency log not writable);\n"
 	"78 configuration (bad conninfo, schema not migrated, latency log not openable)\n";
 
-static _Noreturn void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
-
-static long long parse_num(const char *opt, const char *s, long long min, long long max)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max) {
-		fprintf(stderr, "pg-produce: invalid value '%s' for %s (want %lld..%lld)\n", s, opt, min, max);
-		usage(EXIT_USAGE);
-	}
-	return v;
-}
-
+/*
+ * --rate takes fractions, which opt.h's integer parsers do not: checked
+ * here, with opt.h's message and exit.
+ */
 static double parse_rate(const char *opt, const char *s)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (!*s || *end || errno || !isfinite(v) || v < 0 || v > 1e6) {
-		fprintf(stderr, "pg-produce: invalid value '%s' for %s (want 0..1000000)\n", s, opt);
-		usage(EXIT_USAGE);
-	}
+	if (!*s || *end || errno || isspace((unsigned char)s[0]) || !isfinite(v) || v < 0 || v > 1e6)
+		opt_usage_error("unable to use %s '%s': want a number in 0..1000000", opt, s);
 	return v;
 }
 
@@ -108,50 +96,58 @@ struct opts {
 	int reg, quiet, connect_timeout;
 };
 
+enum {
+	O_CONNINFO = OPT_LONG,
+	O_RATE,
+	O_REGISTER,
+	O_LATENCY_LOG,
+	O_QUIET,
+	O_CONNECT_TIMEOUT,
+};
+
+static const struct option longopts[] = {
+	{"conninfo", required_argument, NULL, O_CONNINFO},
+	{"rate", required_argument, NULL, O_RATE},
+	{"register", no_argument, NULL, O_REGISTER},
+	{"latency-log", required_argument, NULL, O_LATENCY_LOG},
+	{"quiet", no_argument, NULL, O_QUIET},
+	{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
+	{NULL, 0, NULL, 0},
+};
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->conninfo = "";
 	o->connect_timeout = 60;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		char name[64];
-		const char *eq = strchr(a, '=');
-		if (!strncmp(a, "--", 2) && eq && (size_t)(eq - a) < sizeof name) {
-			memcpy(name, a, (size_t)(eq - a));
-			name[eq - a] = '\0';
-			v = eq + 1;
-			a = name;
-		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(0);
-		} else if (!strcmp(a, "--register") && !v) {
+	struct opt op;
+	opt_init(&op, argc, argv, longopts, "", usage_text);
+	for (int c; (c = opt_next(&op)) != -1;) {
+		switch (c) {
+		case O_CONNINFO:
+			o->conninfo = optarg; /* "" = the PG* environment */
+			break;
+		case O_RATE:
+			o->rate = parse_rate("--rate", optarg);
+			break;
+		case O_REGISTER:
 			o->reg = 1;
-			continue;
-		} else if (!strcmp(a, "--quiet") && !v) {
+			break;
+		case O_LATENCY_LOG:
+			o->latency_log = opt_str("--latency-log", optarg);
+			break;
+		case O_QUIET:
 			o->quiet = 1;
-			continue;
-		} else if (strcmp(a, "--conninfo") && strcmp(a, "--rate") && strcmp(a, "--latency-log") &&
-			   strcmp(a, "--connect-timeout")) {
-			fprintf(stderr, "pg-produce: unknown argument '%s'\n", argv[i]);
-			usage(EXIT_USAGE);
+			break;
+		case O_CONNECT_TIMEOUT:
+			o->connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
+			break;
+		default:
+			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
-		if (!v) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "pg-produce: option %s needs a value\n", a);
-				usage(EXIT_USAGE);
-			}
-			v = argv[++i];
-		}
-		if (!strcmp(a, "--conninfo"))
-			o->conninfo = v;
-		else if (!strcmp(a, "--rate"))
-			o->rate = parse_rate(a, v);
-		else if (!strcmp(a, "--latency-log"))
-			o->latency_log = v;
-		else
-			o->connect_timeout = (int)parse_num(a, v, 0, 86400);
 	}
+	opt_no_operands(&op);
+	opt_free(&op);
 }
 
 static int64_t mono_ns(void)

@@ -3,11 +3,10 @@
  * database: the same lines as ep-apply --dump-state, so that the two can be
  * compared byte for byte and ep-apply can start from it (--state FILE).
  *
- *   pg-snapshot [--conninfo STR] [-o FILE]
+ *   pg-snapshot [--pipeline NAME] [--conninfo STR] [-o FILE]
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +15,28 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "pg/pgconn.h"
+#include "core/opt.h"
 #include "pg/pgsnap.h"
+#include "pg/pipeline.h"
 
 static const char usage_text[] =
-	"usage: pg-snapshot [--conninfo STR] [-o FILE]\n"
+	"usage: pg-snapshot [--pipeline NAME] [--conninfo STR] [-o FILE]\n"
 	"\n"
 	"Writes the state snapshot of docs/formats.md from the database: a put line\n"
-	"for every row of every table listed in pl_state_tables except the *_Historic\n"
-	"ones (append-only outputs), sorted by table name and key (bytewise), then the\n"
-	"undo journal (block and undo lines) and the checkpoint line.  Everything is\n"
-	"read in one REPEATABLE READ READ ONLY transaction: a consistent snapshot,\n"
-	"byte-identical for identical database contents.\n"
+	"for every row of every table the pipeline owns (pl_state_tables) except the\n"
+	"append-only ones, sorted by table name and key (bytewise), then the\n"
+	"pipeline's undo journal (block and undo lines) and its checkpoint line.\n"
+	"Everything is read in one REPEATABLE READ READ ONLY transaction: a\n"
+	"consistent snapshot, byte-identical for identical database contents.\n"
 	"\n"
 	"options:\n"
-	"  --conninfo STR   libpq connection string or URI (default: PG* environment)\n"
-	"  -o FILE          write to FILE (atomically: FILE.tmp, fsync, rename)\n"
-	"                   instead of stdout\n"
-	"  -h, --help       this text\n"
+	"  -d, --conninfo STR  libpq connection string or URI (default: PG* environment)\n"
+	"  --pipeline NAME     the pipeline (default: $PL_PIPELINE, or the only one\n"
+	"                      registered in pl_pipeline)\n"
+	"  -o, --output FILE   write to FILE (atomically: FILE.tmp, fsync, rename)\n"
+	"                      instead of stdout\n"
+	"  -h, --help          this text\n"
+	"  --version           print the version\n"
 	"\n"
 	"exit status:\n"
 	"  0   done\n"
@@ -40,46 +44,47 @@ static const char usage_text[] =
 	"  69  database unavailable (restart with backoff)\n"
 	"  70  internal error\n"
 	"  75  connection lost, or the output cannot be written (retry)\n"
-	"  78  configuration error: bad conninfo, a registered table missing or\n"
-	"      without a primary key (do not retry)\n";
+	"  78  configuration error: bad conninfo, unknown pipeline, a registered table\n"
+	"      missing or without a primary key (do not retry)\n";
+
+enum { O_PIPELINE = OPT_LONG };
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'c'},
+		{"conninfo", required_argument, NULL, 'd'},
+		{"pipeline", required_argument, NULL, O_PIPELINE},
 		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *conninfo = NULL, *file = NULL;
+	const char *conninfo = NULL, *file = NULL, *pipeline = NULL;
+	struct opt op;
 	int c;
 
 	die_set_prog(argv[0]);
-	io_init_stdout();
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	opt_init(&op, argc, argv, longopts, "d:o:", usage_text);
+	while ((c = opt_next(&op)) != -1) {
 		switch (c) {
-		case 'c':
+		case 'd':
 			conninfo = optarg;
 			break;
-		case 'o':
-			file = optarg;
+		case O_PIPELINE:
+			pipeline = opt_str("--pipeline", optarg);
 			break;
-		case 'h':
-			io_out(usage_text, sizeof usage_text - 1);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+		case 'o':
+			file = opt_str("-o", optarg);
+			break;
 		}
 	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		die_code(EXIT_USAGE, "unable to use argument '%s'", argv[optind]);
-	}
+	opt_no_operands(&op);
+	opt_free(&op);
 
 	PGconn *conn = pgc_connect_or_die(conninfo, "pg-snapshot", 30);
+	struct pip pip;
+	pip_resolve(conn, pipeline, &pip);
 	if (!file) {
-		pgs_dump(conn, STDOUT_FILENO);
+		pgs_dump(conn, STDOUT_FILENO, pip.name);
+		pip_free(&pip);
 		PQfinish(conn);
 		io_close_stdout();
 		return 0;
@@ -90,7 +95,8 @@ int main(int argc, char **argv)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		die_errno(EXIT_TEMPFAIL, "unable to create '%s'", tmp);
-	pgs_dump(conn, fd);
+	pgs_dump(conn, fd, pip.name);
+	pip_free(&pip);
 	PQfinish(conn);
 	if (fsync(fd) < 0 || close(fd) < 0)
 		die_errno(EXIT_TEMPFAIL, "unable to write '%s'", tmp);

@@ -2,9 +2,9 @@
  * pg-write -- apply delta frames to PostgreSQL, one transaction per work
  * item, and acknowledge each frame on stdout once it has committed.
  *
- *   ep-apply | pg-write [--conninfo STR] [--work-table T | --no-work-table]
+ *   ep-apply | pg-write [--pipeline NAME] [--conninfo STR] [--work-table T | --no-work-table]
  *
- * The generic writer lives in common/pgwrite.c; this file holds the
+ * The generic writer lives in common/pg/pgwrite.c; this file holds the
  * command line, the single-writer advisory lock and signal handling.
  * See docs/pg-write.md.
  */
@@ -22,31 +22,37 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "pg/pgconn.h"
+#include "core/opt.h"
 #include "pg/pgwrite.h"
+#include "pg/pipeline.h"
 
 static const char usage_text[] =
 	"usage: pg-write [options] < delta-frames > acks\n"
 	"\n"
-	"Applies delta frames (design.md 3.3, docs/formats.md) to the tables they\n"
-	"name (which must be listed in pl_state_tables), with the undo journal,\n"
+	"Applies delta frames (docs/formats.md) to the tables they name, which must\n"
+	"be registered in pl_state_tables for the pipeline, with the undo journal,\n"
 	"the checkpoint and the work item, in one transaction per frame (several\n"
 	"frames per transaction when more are already waiting on stdin).  Prints\n"
 	"{\"op\":\"ack\",\"driver_id\":D,\"seq\":S} for each frame after its COMMIT.\n"
-	"Frames at or below the checkpoint are skipped (and acked again).\n"
+	"Frames at or below the pipeline's checkpoint are skipped (and acked again).\n"
 	"\n"
 	"options:\n"
-	"  --conninfo STR      libpq connection string or URI (default: PG* environment)\n"
-	"  --work-table T      mark the work item done: UPDATE T SET is_processed = true\n"
-	"                      WHERE id = driver_id (default: driver_events)\n"
+	"  -d, --conninfo STR  libpq connection string or URI (default: PG* environment)\n"
+	"  --pipeline NAME     the pipeline (pl_pipeline) whose checkpoint, journal and\n"
+	"                      tables these frames belong to (default: $PL_PIPELINE, or\n"
+	"                      the only registered pipeline)\n"
+	"  --work-table T      mark work items done in T instead of the pipeline's work\n"
+	"                      table (same id and done columns)\n"
 	"  --no-work-table     do not touch a work table\n"
 	"  --batch-max N       at most N frames per transaction in catch-up (default 500)\n"
-	"  --lock-key K        advisory lock key of the single writer\n"
-	"                      (default: hashtext('pitchlake-pg-write'))\n"
+	"  --lock-key K        advisory lock key of the single writer (default: derived\n"
+	"                      from the pipeline name)\n"
 	"  --verify-before     check each row equals its 'before' image before writing it;\n"
 	"                      a mismatch rejects the frame\n"
 	"  -h, --help          this text\n"
+	"  --version           print the version\n"
 	"\n"
-	"A second pg-write on the same database waits as a standby (without reading\n"
+	"A second pg-write of the same pipeline waits as a standby (without reading\n"
 	"stdin) until the lock is free.  SIGTERM: finish the current transaction, exit 0.\n"
 	"\n"
 	"exit status:\n"
@@ -57,7 +63,8 @@ static const char usage_text[] =
 	"  69  database unavailable at start-up (restart with backoff)\n"
 	"  70  internal error\n"
 	"  75  connection lost or transient failure (restart with backoff)\n"
-	"  78  configuration error: bad conninfo, missing processor tables (do not restart)\n";
+	"  78  configuration error: bad conninfo, unknown pipeline, missing processor\n"
+	"      tables (do not restart)\n";
 
 static volatile sig_atomic_t stop_flag;
 static int stop_pipe[2] = {-1, -1};
@@ -79,95 +86,71 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL); /* EINTR (SIGTERM) ends it early, as it should */
 }
 
-/* Take the single-writer lock, waiting as a standby while another pg-write holds it. */
-static void take_lock(PGconn *conn, const char *key)
+/* Take the pipeline's single-writer lock, waiting as a standby while another pg-write holds it. */
+static void take_lock(PGconn *conn, const struct pip *p, const char *key)
 {
-	const char *p[1] = {key};
 	int said = 0;
-	for (;;) {
-		PGresult *r = PQexecParams(conn,
-			"SELECT pg_try_advisory_lock(coalesce($1::bigint, hashtext('pitchlake-pg-write')::bigint))",
-			1, NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			pgc_die(conn, r, EXIT_TEMPFAIL, "take the advisory lock");
-		int got = PQgetvalue(r, 0, 0)[0] == 't';
-		PQclear(r);
-		if (got) {
-			if (said)
-				note("lock taken, now the active writer");
-			return;
-		}
+	while (!pip_try_lock(conn, p, key)) {
 		if (!said)
-			note("waiting as standby: another pg-write holds the advisory lock");
+			note("waiting as standby: another pg-write of pipeline '%s' holds the advisory lock", p->name);
 		said = 1;
 		sleep_ms(getenv("PL_TEST_NO_SLEEP") ? 50 : 1000);
 		if (stop_flag)
 			exit(0);
 	}
+	if (said)
+		note("lock taken, now the active writer");
 }
+
+enum { O_PIPELINE = OPT_LONG, O_WORK, O_NOWORK, O_BATCH, O_LOCK, O_VERIFY };
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'c'},
-		{"work-table", required_argument, NULL, 'w'},
-		{"no-work-table", no_argument, NULL, 'W'},
-		{"batch-max", required_argument, NULL, 'b'},
-		{"lock-key", required_argument, NULL, 'k'},
-		{"verify-before", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
+		{"conninfo", required_argument, NULL, 'd'},
+		{"pipeline", required_argument, NULL, O_PIPELINE},
+		{"work-table", required_argument, NULL, O_WORK},
+		{"no-work-table", no_argument, NULL, O_NOWORK},
+		{"batch-max", required_argument, NULL, O_BATCH},
+		{"lock-key", required_argument, NULL, O_LOCK},
+		{"verify-before", no_argument, NULL, O_VERIFY},
 		{NULL, 0, NULL, 0},
 	};
-	const char *conninfo = NULL, *lock_key = NULL;
-	struct pgw_opts o = {"driver_events", 500, 0};
-	int c;
+	const char *conninfo = NULL, *lock_key = NULL, *pipeline = NULL, *work_table = NULL;
+	struct pgw_opts o = {NULL, 500, 0};
+	int no_work = 0, c;
+	struct opt op;
 
 	die_set_prog(argv[0]);
-	io_init_stdout();
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		char *end;
+	opt_init(&op, argc, argv, longopts, "d:", usage_text);
+	while ((c = opt_next(&op)) != -1) {
 		switch (c) {
-		case 'c':
+		case 'd':
 			conninfo = optarg;
 			break;
-		case 'w':
-			if (!*optarg)
-				die_code(EXIT_USAGE, "unable to use an empty --work-table");
-			o.work_table = optarg;
+		case O_PIPELINE:
+			pipeline = opt_str("--pipeline", optarg);
 			break;
-		case 'W':
-			o.work_table = NULL;
+		case O_WORK:
+			work_table = opt_str("--work-table", optarg);
 			break;
-		case 'b': {
-			errno = 0;
-			long n = strtol(optarg, &end, 10);
-			if (errno || *end || n < 1 || n > 100000)
-				die_code(EXIT_USAGE, "unable to use --batch-max '%s': want 1..100000", optarg);
-			o.batch_max = (int)n;
+		case O_NOWORK:
+			no_work = 1;
 			break;
-		}
-		case 'k':
-			errno = 0;
-			(void)strtoll(optarg, &end, 10);
-			if (errno || *end || !*optarg)
-				die_code(EXIT_USAGE, "unable to use --lock-key '%s': want a 64-bit integer", optarg);
+		case O_BATCH:
+			o.batch_max = (int)opt_u64("--batch-max", optarg, 1, 100000);
+			break;
+		case O_LOCK:
+			(void)opt_i64("--lock-key", optarg, INT64_MIN, INT64_MAX);
 			lock_key = optarg;
 			break;
-		case 'v':
+		case O_VERIFY:
 			o.verify_before = 1;
 			break;
-		case 'h':
-			io_out(usage_text, sizeof usage_text - 1);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fputs(usage_text, stderr);
-		die_code(EXIT_USAGE, "unable to use argument '%s'", argv[optind]);
-	}
+	opt_no_operands(&op);
+	opt_free(&op);
 
 	if (pipe(stop_pipe) < 0)
 		die_errno(EXIT_SOFTWARE, "unable to create a pipe");
@@ -181,7 +164,13 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 
 	PGconn *conn = pgc_connect_or_die(conninfo, "pg-write", 30);
-	take_lock(conn, lock_key);
+	struct pip pip;
+	pip_resolve(conn, pipeline, &pip);
+	pip_set(&pip.work_table, work_table);
+	if (no_work)
+		pip_set(&pip.work_table, "");
+	o.pip = &pip;
+	take_lock(conn, &pip, lock_key);
 	struct pgw *w = pgw_new(conn, &o);
 	/* A larger input pipe lets catch-up batches grow (fewer, larger
 	 * transactions); harmless when stdin is not a pipe or the size is refused. */
@@ -190,6 +179,7 @@ int main(int argc, char **argv)
 #endif
 	int rc = pgw_run(w, STDIN_FILENO, stop_pipe[0], &stop_flag);
 	pgw_free(w);
+	pip_free(&pip);
 	PQfinish(conn);
 	io_close_stdout();
 	return rc;

@@ -59,8 +59,11 @@ CREATE TABLE IF NOT EXISTS pl_lp_round_liquidity (
 CREATE TABLE IF NOT EXISTS pl_state_tables (
 	table_name text PRIMARY KEY
 );
-INSERT INTO pl_state_tables (table_name) VALUES
-	('VaultStates'), ('Vault_Historic'), ('Liquidity_Providers'),
-	('Liquidity_Providers_Historic'), ('Option_Rounds'), ('Queued_Liquidity'),
-	('Option_Buyers'), ('Bids'), ('pl_vault_cursor'), ('pl_lp_round_liquidity')
-	ON CONFLICT DO NOTHING;
+-- (NOT EXISTS rather than ON CONFLICT: re-running this file after 007,
+-- which makes pipeline NOT NULL, must insert nothing rather than fail.)
+INSERT INTO pl_state_tables (table_name)
+	SELECT t FROM (VALUES
+		('VaultStates'), ('Vault_Historic'), ('Liquidity_Providers'),
+		('Liquidity_Providers_Historic'), ('Option_Rounds'), ('Queued_Liquidity'),
+		('Option_Buyers'), ('Bids'), ('pl_vault_cursor'), ('pl_lp_round_liquidity')) v(t)
+	WHERE NOT EXISTS (SELECT 1 FROM pl_state_tables s WHERE s.table_name = v.t);

@@ -53,7 +53,7 @@ test_expect_success 'rows come in bytewise key order across many cursor fetches'
 '
 
 test_expect_success 'a registered table that does not exist: exit 78' '
-	pg_sql -c "INSERT INTO pl_state_tables VALUES ('\''No_Such_Table'\'')" &&
+	pg_sql -c "INSERT INTO pl_state_tables (table_name, pipeline) VALUES ('\''No_Such_Table'\'', '\''pitchlake'\'')" &&
 	test_must_fail --code 78 pg-snapshot >/dev/null 2>err &&
 	grep -q "table \"No_Such_Table\" does not exist" err &&
 	pg_sql -c "DELETE FROM pl_state_tables WHERE table_name = '\''No_Such_Table'\''"

@@ -1,6 +1,7 @@
 /*
  * opt.c -- see opt.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -16,7 +17,10 @@
 #define PL_VERSION "unknown"
 #endif
 
-enum { OPT_HELP = 'h', OPT_VERSION = 0xFFF0 };
+enum {
+	OPT_HELP = 'h',
+	OPT_VERSION = 0xFFF0,
+};
 
 const char *opt_version(void)
 {
@@ -72,6 +76,45 @@ static void spelled(char *buf, size_t n, const char *arg, int optopt_)
 	}
 }
 
+/*
+ * After getopt_long returned '?': was the offending option the long one in
+ * argv[optind - 1]?  getopt moves past a long option before reporting it,
+ * but not past a cluster of short ones ("-xy" with x unknown), where
+ * argv[optind - 1] is the argument before, possibly a long option.  An
+ * unknown or ambiguous long option leaves optopt 0; a long option given a
+ * value it does not take leaves its val, and its argument has '='.
+ */
+static int long_error(const struct opt *o, const char *arg, int *takes_no_value)
+{
+	*takes_no_value = 0;
+	if (optind < 2 || !arg || strncmp(arg, "--", 2))
+		return 0;
+	if (optopt == 0)
+		return 1;
+	const char *eq = strchr(arg, '=');
+	if (!eq)
+		return 0;
+	size_t l = (size_t)(eq - arg) - 2;
+	for (const struct option *p = o->all; p->name; p++)
+		if (strlen(p->name) == l && !strncmp(p->name, arg + 2, l) && p->val == optopt &&
+			p->has_arg == no_argument) {
+			*takes_no_value = 1;
+			return 1;
+		}
+	return 0;
+}
+
+/* Long options of which arg ("--na", no "=value") is a prefix. */
+static int prefix_matches(const struct opt *o, const char *arg)
+{
+	size_t l = strcspn(arg + 2, "=");
+	int n = 0;
+	for (const struct option *p = o->all; p->name; p++)
+		if (!strncmp(p->name, arg + 2, l))
+			n++;
+	return n;
+}
+
 int opt_next(struct opt *o)
 {
 	int idx = -1;
@@ -89,12 +132,20 @@ int opt_next(struct opt *o)
 		io_close_stdout();
 		exit(0);
 	}
-	case '?':
-		spelled(what, sizeof what, o->argv[optind - 1], optopt);
-		/* an unexpected value ("--flag=x") is reported as unknown use */
-		if (!strncmp(what, "--", 2) && strchr(o->argv[optind - 1], '='))
+	case '?': {
+		const char *arg = optind > 1 ? o->argv[optind - 1] : NULL;
+		int no_value;
+		if (!long_error(o, arg, &no_value)) {
+			spelled(what, sizeof what, NULL, optopt);
+			opt_usage_error("unknown option '%s'", what);
+		}
+		spelled(what, sizeof what, arg, optopt);
+		if (no_value)
 			opt_usage_error("option '%s' takes no value", what);
+		if (prefix_matches(o, arg) > 1)
+			opt_usage_error("option '%s' is ambiguous", what);
 		opt_usage_error("unknown option '%s'", what);
+	}
 	case ':':
 		spelled(what, sizeof what, o->argv[optind - 1], optopt);
 		opt_usage_error("option '%s' needs a value", what);
@@ -128,7 +179,8 @@ uint64_t opt_u64(const char *opt, const char *val, uint64_t min, uint64_t max)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(val, &end, 10);
-	if (errno || !*val || *end || val[0] == '-' || val[0] == '+' || val[0] == ' ' || v < min || v > max)
+	if (errno || !*val || *end || val[0] == '-' || val[0] == '+' || isspace((unsigned char)val[0]) || v < min ||
+		v > max)
 		opt_usage_error("unable to use %s '%s': want an integer in %" PRIu64 "..%" PRIu64, opt, val, min, max);
 	return (uint64_t)v;
 }
@@ -138,7 +190,7 @@ int64_t opt_i64(const char *opt, const char *val, int64_t min, int64_t max)
 	char *end;
 	errno = 0;
 	long long v = strtoll(val, &end, 10);
-	if (errno || !*val || *end || val[0] == '+' || val[0] == ' ' || v < min || v > max)
+	if (errno || !*val || *end || val[0] == '+' || isspace((unsigned char)val[0]) || v < min || v > max)
 		opt_usage_error("unable to use %s '%s': want an integer in %" PRId64 "..%" PRId64, opt, val, min, max);
 	return (int64_t)v;
 }

@@ -96,11 +96,18 @@ static void reset_frame(struct dl *dl)
 
 /* ---------------------------------------------------------------- frames */
 
+/* An error of frame order (not of a line's own syntax): returns rc. */
+static int framing(struct dl *dl, int rc)
+{
+	dl->err_kind = FR_REJ_FRAMING;
+	return rc;
+}
+
 static int frame_begin(struct dl *dl)
 {
 	int64_t ts;
 	if (dl->in_frame)
-		return error("'begin' inside the frame of driver event %lld (missing 'end')", (long long)dl->f_driver);
+		return framing(dl, error("'begin' inside the frame of driver event %lld (missing 'end')", (long long)dl->f_driver));
 	if (dl_get_i64(dl, 0, "driver_id", &dl->f_driver, 1) < 0 || dl_get_i64(dl, 0, "seq", &dl->f_seq, 1) < 0)
 		return -1;
 	int tt = js_get(&dl->js, 0, "type");
@@ -134,7 +141,7 @@ static int frame_event(struct dl *dl)
 	int64_t bn, ts;
 	u256 bh;
 	if (!dl->in_frame)
-		return error("event outside a frame");
+		return framing(dl, error("event outside a frame"));
 	if (dl->skipping || dl->kind == FR_KIND_REVERT)
 		return 0; /* already applied / a revert undoes from the journal */
 	if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_felt(dl, 0, "block_hash", &bh) < 0 ||
@@ -142,19 +149,21 @@ static int frame_event(struct dl *dl)
 		return -1;
 	if (dl->kind == FR_KIND_BLOCK) {
 		if ((uint64_t)bn != dl->cur_block || !u256_eq(&bh, &dl->cur_hash))
-			return error("event of block %lld in the frame of block %lld", (long long)bn, (long long)dl->f_block);
+			return framing(dl, error("event of block %lld in the frame of block %lld", (long long)bn, (long long)dl->f_block));
 		if (ts >= 0)
 			dl->cur_time = (uint64_t)ts;
 	} else if (!dl->blk_open || (uint64_t)bn != dl->cur_block || !u256_eq(&bh, &dl->cur_hash)) {
 		if (dl->blk_open && (uint64_t)bn < dl->cur_block)
-			return error("events out of chain order: block %lld after block %llu", (long long)bn,
-				(unsigned long long)dl->cur_block);
+			return framing(dl, error("events out of chain order: block %lld after block %llu", (long long)bn,
+						   (unsigned long long)dl->cur_block));
 		close_block(dl);
 		open_block(dl, (uint64_t)bn, &bh, ts < 0 ? 0 : (uint64_t)ts);
 	}
+	dl->err_kind = FR_REJ_INVARIANT; /* unless the handler says otherwise */
 	int r = dl->dom->event(dl);
 	if (r < 0)
 		return -1;
+	dl->err_kind = FR_REJ_SYNTAX;
 	if (r != DL_ALREADY)
 		dl->st.events++;
 	if (r != DL_APPLIED)
@@ -203,19 +212,21 @@ static int frame_end(struct dl *dl, struct sb *out)
 {
 	int64_t d;
 	if (!dl->in_frame)
-		return error("'end' outside a frame");
+		return framing(dl, error("'end' outside a frame"));
 	if (dl_get_i64(dl, 0, "driver_id", &d, 1) < 0)
 		return -1;
 	if (d != dl->f_driver)
-		return error("'end' of driver event %lld inside the frame of %lld", (long long)d, (long long)dl->f_driver);
+		return framing(dl, error("'end' of driver event %lld inside the frame of %lld", (long long)d, (long long)dl->f_driver));
 	if (dl->skipping) {
 		dl->st.skipped_frames++;
 		reset_frame(dl);
 		return 0;
 	}
 	if (dl->kind == FR_KIND_REVERT) {
+		dl->err_kind = FR_REJ_REVERT;
 		if (dl_revert(dl) < 0)
 			return -1;
+		dl->err_kind = FR_REJ_SYNTAX;
 	} else {
 		close_block(dl);
 	}
@@ -255,6 +266,7 @@ static int frame_end(struct dl *dl, struct sb *out)
 
 int dl_feed(struct dl *dl, const char *line, size_t len, struct sb *out)
 {
+	dl->err_kind = FR_REJ_SYNTAX;
 	if (js_parse(&dl->js, line, len) < 0)
 		return -1;
 	if (dl->js.t[0].type != JS_OBJ)
@@ -390,6 +402,22 @@ void dl_describe(const struct dl *dl, struct sb *out)
 	}
 	sb_addf(out, "; undo journal: %zu blocks, %zu entries, finalized %llu", blocks, entries,
 		(unsigned long long)dl->finalized);
+}
+
+int dl_error_kind(const struct dl *dl)
+{
+	return dl->err_kind;
+}
+
+void dl_set_error_kind(struct dl *dl, int kind)
+{
+	dl->err_kind = kind;
+}
+
+long long dl_current_driver_seq(const struct dl *dl, long long *seq)
+{
+	*seq = dl->in_frame ? (long long)dl->f_seq : -1;
+	return dl->in_frame ? (long long)dl->f_driver : -1;
 }
 
 long long dl_current_driver(const struct dl *dl)

@@ -150,6 +150,20 @@ void dl_describe_stats(struct dl *dl, struct sb *out);
 void dl_describe(const struct dl *dl, struct sb *out);
 /* The driver_id of the frame being read, or -1 between frames (for messages). */
 long long dl_current_driver(const struct dl *dl);
+/* Same, and its seq in *seq (-1 between frames). */
+long long dl_current_driver_seq(const struct dl *dl, long long *seq);
+/* What kind of refusal the last error of dl_feed was (enum fr_reject_kind). */
+int dl_error_kind(const struct dl *dl);
+/* For handlers: classify the error being returned (default: invariant). */
+void dl_set_error_kind(struct dl *dl, int kind);
+
+/*
+ * The whole apply filter: options (--state, --dump-state, --finality,
+ * --max-line, --stats, --reject-file), the read-apply-write loop, the exit
+ * codes.  A domain's program is main() { return dl_main(argc, argv,
+ * &domain, about); } where about is one paragraph for --help.
+ */
+int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *about);
 
 /* ------------------------------------------------ for the domain's hooks */
 

@@ -76,6 +76,7 @@ struct dl {
 	struct js js;
 	struct sb tmp, tmp2;
 	struct dl_stats st;
+	int err_kind; /* enum fr_reject_kind of the last error */
 };
 
 /* codec.c */

@@ -10,16 +10,18 @@
 #include "core/die.h"
 #include "pg/pgconn.h"
 
-static int looks_permanent(const char *msg)
+/*
+ * After a failed connection: can a retry help?  PQping asks the server
+ * without authenticating: PQPING_OK means it is up and accepting
+ * connections, so ours was refused for a reason of its own (credentials,
+ * role, database, pg_hba.conf); PQPING_NO_ATTEMPT means the parameters
+ * are unusable.  Not responding, or rejecting while it starts up or shuts
+ * down, is transient.
+ */
+static int refused_for_good(const char *const *keys, const char *const *vals)
 {
-	static const char *const perm[] = {
-		"password authentication failed", "does not exist", "no pg_hba.conf entry",
-		"invalid connection option", "missing \"=\"", "invalid URI", "invalid sslmode",
-		"role \"", "authentication failed", NULL};
-	for (int i = 0; perm[i]; i++)
-		if (strstr(msg, perm[i]))
-			return 1;
-	return 0;
+	PGPing p = PQpingParams(keys, vals, 1);
+	return p == PQPING_OK || p == PQPING_NO_ATTEMPT;
 }
 
 PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent)
@@ -42,22 +44,30 @@ PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent)
 	}
 	/* expand_dbname=1: a conninfo string in dbname is expanded; later keys
 	 * (application_name, keepalives) only fill what it does not set. */
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (!c) {
-		error("out of memory");
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
+	/* A refusal counts as permanent only when the server was up both
+	 * before and after a second attempt: a server that comes up between
+	 * our failed attempt and the ping must not look like a refusal. */
+	for (int attempt = 0;; attempt++) {
+		PGconn *c = PQconnectdbParams(keys, vals, 1);
+		if (!c) {
+			error("out of memory");
+			return NULL;
+		}
+		if (PQstatus(c) == CONNECTION_OK)
+			return c;
 		char *m = PQerrorMessage(c);
 		size_t n = strlen(m);
 		while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
 			m[--n] = '\0';
-		*permanent = looks_permanent(m);
 		error("%s", m);
 		PQfinish(c);
-		return NULL;
+		if (!refused_for_good(keys, vals))
+			return NULL;
+		if (attempt == 1) {
+			*permanent = 1;
+			return NULL;
+		}
 	}
-	return c;
 }
 
 void pgc_sleep_ms(long ms)
@@ -126,4 +136,48 @@ void pgc_exec_or_die(PGconn *conn, const char *sql, ExecStatusType want, const c
 	if (PQresultStatus(r) != want)
 		pgc_die(conn, r, EXIT_TEMPFAIL, what);
 	PQclear(r);
+}
+
+int pgc_schema_missing(const PGresult *res)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return st && (!strcmp(st, "42P01") || !strcmp(st, "42703") || !strcmp(st, "42883") || !strcmp(st, "42804"));
+}
+
+void pgc_prepare_all(PGconn *conn, const struct pgc_stmt *stmts, const char *what)
+{
+	for (; stmts->name; stmts++) {
+		PGresult *r = PQprepare(conn, stmts->name, stmts->sql, 0, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			char buf[256];
+			int missing = pgc_schema_missing(r);
+			snprintf(buf, sizeof buf, "prepare %s%s", what, missing ? " (is the schema migrated? see pl-migrate)" : "");
+			pgc_die(conn, r, missing ? EXIT_CONFIG : EXIT_TEMPFAIL, buf);
+		}
+		PQclear(r);
+	}
+}
+
+int pgc_quarantine(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
+	int64_t seq, const char *reason, const char *frame)
+{
+	char s_id[24], s_seq[24];
+	snprintf(s_id, sizeof s_id, "%lld", (long long)driver_id);
+	snprintf(s_seq, sizeof s_seq, "%lld", (long long)seq);
+	const char *vals[7] = {driver_id >= 0 ? s_id : NULL, seq >= 0 ? s_seq : NULL, program, kind, reason, frame,
+		pipeline};
+	PGresult *r = PQexecParams(conn,
+		"INSERT INTO pl_quarantine (driver_id, seq, program, kind, reason, frame, pipeline)"
+		" VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7)",
+		7, NULL, vals, NULL, NULL, 0);
+	int ret = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		const char *m = PQresultErrorMessage(r);
+		size_t n = strlen(m);
+		while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+			n--;
+		ret = error("%.*s", (int)n, m);
+	}
+	PQclear(r);
+	return ret;
 }

@@ -9,12 +9,17 @@
 #ifndef PL_PGCONN_H
 #define PL_PGCONN_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 /*
  * Connect once.  Returns the connection, or NULL with err_msg() set to
- * libpq's reason.  *permanent is set to 1 when retrying cannot help
- * (bad conninfo syntax, authentication failure, missing database).
+ * libpq's reason.  *permanent is set to 1 when retrying cannot help: the
+ * conninfo does not parse, or the server is up and answering (PQping) but
+ * refuses this connection -- authentication, a missing role or database,
+ * pg_hba.conf, too many connections for the pipeline's configuration.
+ * Decided by kind, never by the text of libpq's message.
  */
 PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent);
 
@@ -38,6 +43,33 @@ int pgc_conn_lost(PGconn *conn, const PGresult *res);
 
 /* Run a parameterless constant command; die via pgc_die on failure. */
 void pgc_exec_or_die(PGconn *conn, const char *sql, ExecStatusType want, const char *what);
+
+/*
+ * 1 if res failed because the schema lacks what the statement names
+ * (SQLSTATE 42P01 undefined table, 42703 column, 42883 function, 42804
+ * datatype mismatch): a configuration error, not a transient one.
+ */
+int pgc_schema_missing(const PGresult *res);
+
+/* A set of statements to prepare (name, text), ended by a NULL name. */
+struct pgc_stmt {
+	const char *name, *sql;
+};
+/*
+ * Prepare every statement; on failure die: 78 when the schema is missing
+ * ("... (is the schema migrated? see pl-migrate)"), 75 otherwise.  what
+ * names the set in the message.
+ */
+void pgc_prepare_all(PGconn *conn, const struct pgc_stmt *stmts, const char *what);
+
+/*
+ * Record refused input in pl_quarantine (its own autocommit statement).
+ * driver_id / seq < 0: unknown.  kind: a reject kind name (frame.h);
+ * frame may be NULL.  0, or -1 with err_msg() set when the row could not
+ * be written (the caller warns and goes on dying).
+ */
+int pgc_quarantine(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
+	int64_t seq, const char *reason, const char *frame);
 
 /* Sleep for ms milliseconds unless PL_TEST_NO_SLEEP is set (tests). */
 void pgc_sleep_ms(long ms);

@@ -13,21 +13,51 @@
 #include "core/json.h"
 #include "pg/pgconn.h"
 #include "pg/pglisten.h"
+#include "pg/pipeline.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* Column order is what pgl_format() expects. */
-static const char drain_sql[] =
-	"SELECT sequence_index, id, type, to_json(\"timestamp\") #>> '{}', is_processed,"
-	" block_hash, start_block_hash, end_block_hash, vault_address"
-	" FROM driver_events"
-	" WHERE NOT is_processed AND (sequence_index, id) > ($1::bigint, $2::bigint)"
-	" ORDER BY sequence_index, id"
-	" LIMIT " STR(PGL_BATCH);
+/* Append a quoted identifier; dies when libpq cannot quote it. */
+static void add_ident(struct sb *out, PGconn *conn, const char *name)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	if (!q)
+		die_code(EXIT_SOFTWARE, "unable to quote identifier '%s': %s", name, PQerrorMessage(conn));
+	sb_adds(out, q);
+	PQfreemem(q);
+}
 
-static const char heartbeat_sql[] =
-	"SELECT 1 FROM pg_listening_channels() WHERE pg_listening_channels = 'driver_events'";
+/*
+ * SELECT o1::bigint, ..., row_to_json(w)::text FROM work w
+ * WHERE NOT done AND (o1, ...) > ($1::bigint, ...) ORDER BY o1, ... LIMIT n
+ * (the row's JSON is the line: the work table's columns in table order).
+ */
+static void build_drain(struct pgl *l, struct sb *q)
+{
+	const struct pip *w = l->work;
+	struct sb cols = SB_INIT, params = SB_INIT;
+	for (int i = 0; i < w->norder; i++) {
+		if (i) {
+			sb_addc(&cols, ',');
+			sb_addc(&params, ',');
+		}
+		add_ident(&cols, l->conn, w->order[i]);
+		sb_addf(&params, "$%d::bigint", i + 1);
+	}
+	sb_adds(q, "SELECT ");
+	for (int i = 0; i < w->norder; i++) {
+		add_ident(q, l->conn, w->order[i]);
+		sb_adds(q, "::bigint, ");
+	}
+	sb_adds(q, "row_to_json(w)::text FROM ");
+	add_ident(q, l->conn, w->work_table);
+	sb_adds(q, " w WHERE NOT ");
+	add_ident(q, l->conn, w->done_column);
+	sb_addf(q, " AND (%s) > (%s) ORDER BY %s LIMIT " STR(PGL_BATCH), cols.buf, params.buf, cols.buf);
+	sb_free(&cols);
+	sb_free(&params);
+}
 
 static long now_ms(void)
 {
@@ -71,25 +101,22 @@ static void on_notice(void *arg, const char *msg)
 	note("server: %.*s", (int)n, msg);
 }
 
-static int schema_missing(const PGresult *r)
-{
-	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	/* undefined_table, undefined_column, undefined_function */
-	return st && (!strcmp(st, "42P01") || !strcmp(st, "42703") || !strcmp(st, "42883"));
-}
-
 /*
  * Session set-up on a fresh connection.  0 on success; -1 when the
  * connection was lost meanwhile (err_msg() set).  Anything else dies.
  */
 static int session_setup(struct pgl *l)
 {
-	static const char *const init[] = {
+	struct sb listen = SB_INIT, drain = SB_INIT;
+	sb_adds(&listen, "LISTEN ");
+	add_ident(&listen, l->conn, l->work->channel);
+	build_drain(l, &drain);
+	const char *const init[] = {
 		"SET TimeZone = 'UTC'",
 		"SET statement_timeout = '300s'",
 		"SET idle_in_transaction_session_timeout = '60s'",
 		/* Autocommit: LISTEN is committed before the first drain query. */
-		"LISTEN driver_events",
+		listen.buf,
 		NULL,
 	};
 	for (int i = 0; init[i]; i++) {
@@ -98,31 +125,37 @@ static int session_setup(struct pgl *l)
 			if (pgc_conn_lost(l->conn, r)) {
 				set_error(l->conn, r);
 				PQclear(r);
+				sb_free(&listen);
+				sb_free(&drain);
 				return -1;
 			}
 			pgc_die(l->conn, r, EXIT_TEMPFAIL, "set up the listening session");
 		}
 		PQclear(r);
 	}
-	static const struct {
+	const struct {
 		const char *name, *sql;
-	} stmts[] = {{"pgl_drain", drain_sql}, {"pgl_heartbeat", heartbeat_sql}};
-	for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
+	} stmts[] = {{"pgl_drain", drain.buf},
+		{"pgl_heartbeat", "SELECT 1 FROM pg_listening_channels() WHERE pg_listening_channels = $1::text"}};
+	int ret = 0;
+	for (size_t i = 0; i < sizeof stmts / sizeof *stmts && ret == 0; i++) {
 		PGresult *r = PQprepare(l->conn, stmts[i].name, stmts[i].sql, 0, NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			if (pgc_conn_lost(l->conn, r)) {
 				set_error(l->conn, r);
-				PQclear(r);
-				return -1;
+				ret = -1;
+			} else {
+				struct sb what = SB_INIT;
+				sb_addf(&what, "prepare the query of work table \"%s\"%s", l->work->work_table,
+					pgc_schema_missing(r) ? " (is the schema migrated? see pl-migrate)" : "");
+				pgc_die(l->conn, r, pgc_schema_missing(r) ? EXIT_CONFIG : EXIT_TEMPFAIL, what.buf);
 			}
-			if (schema_missing(r))
-				pgc_die(l->conn, r, EXIT_CONFIG,
-					"prepare the driver_events query (is the schema migrated? see pl-migrate)");
-			pgc_die(l->conn, r, EXIT_TEMPFAIL, "prepare the driver_events query");
 		}
 		PQclear(r);
 	}
-	return 0;
+	sb_free(&listen);
+	sb_free(&drain);
+	return ret;
 }
 
 /*
@@ -158,9 +191,11 @@ static int connect_loop(struct pgl *l, int delay_first)
 	}
 }
 
-int pgl_open(struct pgl *l, const char *conninfo, int connect_timeout, volatile sig_atomic_t *stop)
+int pgl_open(struct pgl *l, const struct pip *work, const char *conninfo, int connect_timeout,
+	volatile sig_atomic_t *stop)
 {
 	memset(l, 0, sizeof *l);
+	l->work = work;
 	l->conninfo = conninfo;
 	l->connect_timeout = connect_timeout;
 	l->stop = stop;
@@ -188,13 +223,15 @@ void pgl_close(struct pgl *l)
 	l->conn = NULL;
 }
 
-PGresult *pgl_drain(struct pgl *l, int64_t seq, int64_t id)
+PGresult *pgl_drain(struct pgl *l, const int64_t *after)
 {
-	char a[24], b[24];
-	snprintf(a, sizeof a, "%lld", (long long)seq);
-	snprintf(b, sizeof b, "%lld", (long long)id);
-	const char *vals[2] = {a, b};
-	PGresult *r = PQexecPrepared(l->conn, "pgl_drain", 2, vals, NULL, NULL, 0);
+	char buf[PIP_MAX_ORDER][24];
+	const char *vals[PIP_MAX_ORDER];
+	for (int i = 0; i < l->work->norder; i++) {
+		snprintf(buf[i], sizeof buf[i], "%lld", (long long)after[i]);
+		vals[i] = buf[i];
+	}
+	PGresult *r = PQexecPrepared(l->conn, "pgl_drain", l->work->norder, vals, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		return r;
 	if (pgc_conn_lost(l->conn, r)) {
@@ -202,9 +239,7 @@ PGresult *pgl_drain(struct pgl *l, int64_t seq, int64_t id)
 		PQclear(r);
 		return NULL;
 	}
-	if (schema_missing(r))
-		pgc_die(l->conn, r, EXIT_CONFIG, "query driver_events");
-	pgc_die(l->conn, r, EXIT_TEMPFAIL, "query driver_events");
+	pgc_die(l->conn, r, pgc_schema_missing(r) ? EXIT_CONFIG : EXIT_TEMPFAIL, "query the work table");
 }
 
 static int64_t get_i64(const PGresult *res, int i, int col)
@@ -214,46 +249,19 @@ static int64_t get_i64(const PGresult *res, int i, int col)
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
 	if (PQgetisnull(res, i, col) || !*s || *end || errno)
-		die_code(EXIT_SOFTWARE, "unable to read driver_events row: bad integer '%s'", s);
+		die_code(EXIT_CONFIG, "unable to read a work item: order column %d is not an integer ('%s')", col + 1, s);
 	return (int64_t)v;
 }
 
-static void add_str_or_null(struct sb *out, const PGresult *res, int i, int col)
+void pgl_format(const struct pgl *l, const PGresult *res, int i, struct sb *out, int64_t *pos)
 {
-	if (PQgetisnull(res, i, col))
-		sb_adds(out, "null");
-	else
-		sb_add_jstr(out, PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col));
-}
-
-void pgl_format(const PGresult *res, int i, struct sb *out, int64_t *seq, int64_t *id)
-{
-	if (PQnfields(res) != 9)
-		die_code(EXIT_SOFTWARE, "unable to read driver_events row: %d columns", PQnfields(res));
-	*seq = get_i64(res, i, 0);
-	*id = get_i64(res, i, 1);
-	sb_adds(out, "{\"id\":");
-	sb_add_i64(out, *id);
-	sb_adds(out, ",\"sequence_index\":");
-	sb_add_i64(out, *seq);
-	sb_adds(out, ",\"type\":");
-	add_str_or_null(out, res, i, 2);
-	sb_adds(out, ",\"timestamp\":");
-	add_str_or_null(out, res, i, 3);
-	sb_adds(out, ",\"is_processed\":");
-	if (PQgetisnull(res, i, 4))
-		sb_adds(out, "null");
-	else
-		sb_adds(out, PQgetvalue(res, i, 4)[0] == 't' ? "true" : "false");
-	sb_adds(out, ",\"block_hash\":");
-	add_str_or_null(out, res, i, 5);
-	sb_adds(out, ",\"start_block_hash\":");
-	add_str_or_null(out, res, i, 6);
-	sb_adds(out, ",\"end_block_hash\":");
-	add_str_or_null(out, res, i, 7);
-	sb_adds(out, ",\"vault_address\":");
-	add_str_or_null(out, res, i, 8);
-	sb_adds(out, "}\n");
+	int n = l->work->norder;
+	if (PQnfields(res) != n + 1)
+		die_code(EXIT_SOFTWARE, "unable to read a work item: %d columns", PQnfields(res));
+	for (int k = 0; k < n; k++)
+		pos[k] = get_i64(res, i, k);
+	sb_add(out, PQgetvalue(res, i, n), (size_t)PQgetlength(res, i, n));
+	sb_addc(out, '\n');
 }
 
 /* Consume every notification libpq has buffered; how many there were. */
@@ -310,12 +318,13 @@ enum pgl_wake pgl_wait(struct pgl *l, long timeout_ms, int extra_fd)
 
 int pgl_heartbeat(struct pgl *l)
 {
-	PGresult *r = PQexecPrepared(l->conn, "pgl_heartbeat", 0, NULL, NULL, NULL, 0);
+	const char *vals[1] = {l->work->channel};
+	PGresult *r = PQexecPrepared(l->conn, "pgl_heartbeat", 1, vals, NULL, NULL, 0);
 	int ret = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		ret = set_error(l->conn, r);
 	else if (PQntuples(r) != 1)
-		ret = error("heartbeat: no longer listening on driver_events");
+		ret = error("heartbeat: no longer listening on channel '%s'", l->work->channel);
 	PQclear(r);
 	return ret;
 }

@@ -1,12 +1,17 @@
 /*
- * pglisten.h -- the driver_events listener behind pg-listen: one libpq
- * connection that LISTENs on the constant channel driver_events, a keyset
- * "drain" query over the unprocessed rows, a poll() wait that treats
+ * pglisten.h -- the work-table listener behind pg-listen: one libpq
+ * connection that LISTENs on the pipeline's channel, a keyset "drain" query
+ * over the unprocessed rows of its work table, a poll() wait that treats
  * notifications as wake-ups only, a heartbeat, and reconnection with capped
  * exponential backoff and jitter.
  *
+ * A work table (pl_pipeline, sql/007) has: one or more bigint order
+ * columns giving the items a total order (the last one unique), an id
+ * column, a boolean "done" column, and an insert trigger that NOTIFYs the
+ * channel.  Each item is emitted as the JSON of its whole row.
+ *
  * NOTIFY payloads are never parsed or trusted: every wake-up leads to a
- * re-query past the last emitted (sequence_index, id), which is what makes
+ * re-query past the last emitted order key, which is what makes
  * the listener immune to the catch-up/LISTEN race and to lost notifications
  * (reliability-anchors.md section 13, P3).
  */
@@ -23,8 +28,10 @@
 /* Rows per drain query. */
 #define PGL_BATCH 1000
 
+struct pip;
 struct pgl {
 	PGconn *conn;
+	const struct pip *work;	     /* the work table (pipeline.h) */
 	const char *conninfo;
 	int connect_timeout;	     /* seconds a (re)connection may keep failing */
 	unsigned long reconnects;    /* successful reconnections so far */
@@ -34,13 +41,14 @@ struct pgl {
 
 /*
  * Connect, set the session up (UTC time zone, timeouts, prepared
- * statements) and LISTEN driver_events.  Dies with 78 for a permanent
+ * statements) and LISTEN on work->channel.  Dies with 78 for a permanent
  * failure (bad conninfo, authentication, missing database), 69 when the
  * server stays unreachable for connect_timeout seconds.  Returns 0, or -1
  * when *stop (may be NULL) became set while connecting (no connection).
  * Server messages outside queries are reported on stderr via note().
  */
-int pgl_open(struct pgl *l, const char *conninfo, int connect_timeout, volatile sig_atomic_t *stop);
+int pgl_open(struct pgl *l, const struct pip *work, const char *conninfo, int connect_timeout,
+	volatile sig_atomic_t *stop);
 
 /*
  * Drop the connection and connect again (same rules as pgl_open), after a
@@ -52,19 +60,20 @@ int pgl_open(struct pgl *l, const char *conninfo, int connect_timeout, volatile 
 int pgl_reconnect(struct pgl *l, const char *why);
 
 /*
- * Run the drain query: up to PGL_BATCH unprocessed driver events with
- * (sequence_index, id) > (seq, id), in that order.  Returns the result
+ * Run the drain query: up to PGL_BATCH unprocessed work items whose order
+ * key is greater than after[0..norder), in that order.  Returns the result
  * (caller PQclear()s it), or NULL when the connection is lost (err_msg()
  * says why).  Other failures die: 78 if the schema is missing, else 75.
  */
-PGresult *pgl_drain(struct pgl *l, int64_t seq, int64_t id);
+PGresult *pgl_drain(struct pgl *l, const int64_t *after);
 
 /*
- * Append row i of a drain result to out as one driver-event line (with its
- * '\n'): the keys and values of the notify_driver_event() payload, compact.
- * Sets *seq and *id.  Dies with 70 if the row is not what the query makes.
+ * Append row i of a drain result to out as one line (with its '\n'): the
+ * work-table row as JSON (row_to_json: its columns in table order, the
+ * time zone UTC).  Sets pos[0..norder) to its order key.  Dies with 70 if
+ * the row is not what the query makes.
  */
-void pgl_format(const PGresult *res, int i, struct sb *out, int64_t *seq, int64_t *id);
+void pgl_format(const struct pgl *l, const PGresult *res, int i, struct sb *out, int64_t *pos);
 
 enum pgl_wake {
 	PGL_TIMEOUT, /* timeout_ms passed */
@@ -82,7 +91,7 @@ enum pgl_wake {
 enum pgl_wake pgl_wait(struct pgl *l, long timeout_ms, int extra_fd);
 
 /*
- * Check that the connection is alive and still LISTENing on driver_events.
+ * Check that the connection is alive and still LISTENing on the channel.
  * 0 if so, -1 otherwise (err_msg() says why; the caller reconnects).
  */
 int pgl_heartbeat(struct pgl *l);

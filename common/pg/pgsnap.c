@@ -33,13 +33,19 @@ static void out_flush(struct out *o, int force)
 	sb_reset(&o->b);
 }
 
-/* Run a statement without parameters (the text is constant or built from quoted identifiers). */
-static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int code, const char *what)
+/* Run a statement (constant text or built from quoted identifiers) with at most one parameter. */
+static PGresult *run1(PGconn *conn, const char *sql, const char *param, ExecStatusType want, int code, const char *what)
 {
-	PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	const char *vals[1] = {param};
+	PGresult *r = PQexecParams(conn, sql, param ? 1 : 0, NULL, param ? vals : NULL, NULL, NULL, 0);
 	if (PQresultStatus(r) != want)
 		pgc_die(conn, r, code, what);
 	return r;
+}
+
+static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int code, const char *what)
+{
+	return run1(conn, sql, NULL, want, code, what);
 }
 
 /*
@@ -53,7 +59,7 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 	memset(&t, 0, sizeof t);
 	t.name = xstrdup(name);
 	t.namelen = strlen(name);
-	if (pgw_table_load(conn, &t, 0) < 0)
+	if (pgw_table_load(conn, &t, NULL) < 0)
 		die_code(EXIT_CONFIG, "unable to dump a registered table: %s", err_msg());
 	sb_adds(&sql, "DECLARE pgs_rows NO SCROLL CURSOR FOR SELECT ");
 	pgw_add_collist(&sql, conn, &t);
@@ -111,14 +117,16 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 	pgw_table_free(&t);
 }
 
-static void dump_journal(PGconn *conn, struct out *o)
+static void dump_journal(PGconn *conn, struct out *o, const char *pipeline)
 {
-	PQclear(run(conn,
+	PQclear(run1(conn,
 		"DECLARE pgs_journal NO SCROLL CURSOR FOR"
 		" SELECT b.ord, b.block_number::text, b.block_hash, j.id IS NOT NULL, j.tbl, j.key::text, j.before::text"
-		" FROM pl_journal_block b LEFT JOIN pl_journal j ON j.block_hash = b.block_hash"
+		" FROM pl_journal_block b"
+		" LEFT JOIN pl_journal j ON j.pipeline = b.pipeline AND j.block_hash = b.block_hash"
+		" WHERE b.pipeline = $1"
 		" ORDER BY b.ord, j.id",
-		PGRES_COMMAND_OK, EXIT_CONFIG, "read the undo journal"));
+		pipeline, PGRES_COMMAND_OK, EXIT_CONFIG, "read the undo journal"));
 	struct sb last = SB_INIT;
 	sb_adds(&last, "-");
 	for (;;) {
@@ -156,22 +164,22 @@ static void dump_journal(PGconn *conn, struct out *o)
 	sb_free(&last);
 }
 
-int pgs_dump(PGconn *conn, int fd)
+int pgs_dump(PGconn *conn, int fd, const char *pipeline)
 {
 	struct out o = {fd, SB_INIT};
 	PQclear(run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
 		EXIT_TEMPFAIL, "start a transaction"));
-	/* Historic tables are append-only outputs, not state (docs/formats.md). */
-	PGresult *tabs = run(conn,
-		"SELECT table_name, to_jsonb(s)->>'snapshot_view' FROM pl_state_tables s"
-		" WHERE right(table_name, 9) <> '_Historic' ORDER BY table_name COLLATE \"C\"",
-		PGRES_TUPLES_OK, EXIT_CONFIG, "read pl_state_tables");
+	/* Append-only (history) tables are outputs, not state (docs/formats.md). */
+	PGresult *tabs = run1(conn,
+		"SELECT table_name, snapshot_view FROM pl_state_tables"
+		" WHERE pipeline = $1 AND NOT append_only ORDER BY table_name COLLATE \"C\"",
+		pipeline, PGRES_TUPLES_OK, EXIT_CONFIG, "read pl_state_tables");
 	for (int i = 0; i < PQntuples(tabs); i++)
 		dump_table(conn, &o, PQgetvalue(tabs, i, 0),
 			PQgetisnull(tabs, i, 1) ? NULL : PQgetvalue(tabs, i, 1));
 	PQclear(tabs);
-	dump_journal(conn, &o);
-	PGresult *r = run(conn, "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE id = 1",
+	dump_journal(conn, &o, pipeline);
+	PGresult *r = run1(conn, "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1", pipeline,
 		PGRES_TUPLES_OK, EXIT_CONFIG, "read the checkpoint");
 	if (PQntuples(r) == 1)
 		sb_addf(&o.b, "{\"op\":\"checkpoint\",\"driver_id\":%s,\"seq\":%s,\"finalized\":%s}\n",

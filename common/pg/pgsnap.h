@@ -1,8 +1,8 @@
 /*
  * pgsnap.h -- the state snapshot of docs/formats.md, read from the
  * database (pg-snapshot).  Same lines as ep-apply --dump-state: every row
- * of every registered non-historic table in canonical order, the undo
- * journal, the checkpoint.
+ * of every table the pipeline owns (pl_state_tables) except the append-only
+ * ones, in canonical order, then the pipeline's undo journal and checkpoint.
  */
 #ifndef PL_PGSNAP_H
 #define PL_PGSNAP_H
@@ -17,6 +17,6 @@
  * failed write, 78 when a registered table is missing or has no primary
  * key, 70 on other database errors.
  */
-int pgs_dump(PGconn *conn, int fd);
+int pgs_dump(PGconn *conn, int fd, const char *pipeline);
 
 #endif

@@ -24,7 +24,9 @@
 #include "core/io.h"
 #include "core/json.h"
 #include "pg/pgconn.h"
+#include "frame/frame.h"
 #include "pg/pgwrite.h"
+#include "pg/pipeline.h"
 
 #define MAX_LINE ((size_t)16 << 20)	 /* formats.md: lines are at most 16 MiB */
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
@@ -70,19 +72,20 @@ void pgw_add_collist(struct sb *out, PGconn *conn, const struct pgw_table *t)
 	}
 }
 
-int pgw_table_load(PGconn *conn, struct pgw_table *t, int check_registry)
+int pgw_table_load(PGconn *conn, struct pgw_table *t, const char *pipeline)
 {
-	const char *p[1] = {t->name};
+	const char *p[2] = {t->name, pipeline};
 	struct sb why = SB_INIT;
 	PGresult *r;
-	if (check_registry) {
-		r = PQexecParams(conn, "SELECT 1 FROM pl_state_tables WHERE table_name = $1", 1, NULL, p, NULL, NULL, 0);
+	if (pipeline) {
+		r = PQexecParams(conn, "SELECT 1 FROM pl_state_tables WHERE table_name = $1 AND pipeline = $2", 2, NULL, p,
+			NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			pgc_die(conn, r, EXIT_CONFIG, "look up pl_state_tables");
 		int n = PQntuples(r);
 		PQclear(r);
 		if (!n) {
-			sb_addf(&why, "table \"%s\" is not registered in pl_state_tables", t->name);
+			sb_addf(&why, "table \"%s\" is not registered in pl_state_tables for pipeline '%s'", t->name, pipeline);
 			int rc = table_reject(t, why.buf);
 			sb_free(&why);
 			return rc;
@@ -300,6 +303,7 @@ struct pgw {
 	int ja_n, ja_fi;
 	int64_t ja_bn;
 	long commits, die_after;
+	int reject_kind; /* enum fr_reject_kind of the reason */
 };
 
 static struct pgw_table *table_get(struct pgw *w, const char *name, size_t n, int create)
@@ -435,45 +439,49 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	const char *d = getenv("PL_TEST_DIE_AFTER");
 	w->die_after = d ? atol(d) : 0;
 
-	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE id = 1 FOR UPDATE", 0, EXIT_CONFIG);
+	/* Every bookkeeping statement is keyed by the pipeline: its last parameter (send_book). */
+	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1 FOR UPDATE", 1,
+		EXIT_CONFIG);
 	prepare_or_die(conn, "pgw_cpput",
-		"INSERT INTO pl_checkpoint (id, driver_id, seq, finalized, updated_at)"
-		" VALUES (1, $1, $2, $3, now()) ON CONFLICT (id) DO UPDATE SET"
+		"INSERT INTO pl_checkpoint (pipeline, driver_id, seq, finalized, updated_at)"
+		" VALUES ($4, $1, $2, $3, now()) ON CONFLICT (pipeline) DO UPDATE SET"
 		" driver_id = EXCLUDED.driver_id, seq = EXCLUDED.seq,"
 		" finalized = EXCLUDED.finalized, updated_at = EXCLUDED.updated_at",
-		3, EXIT_CONFIG);
+		4, EXIT_CONFIG);
 	prepare_or_die(conn, "pgw_jb",
-		"INSERT INTO pl_journal_block (block_number, block_hash) VALUES ($1, $2)"
-		" ON CONFLICT (block_hash) DO NOTHING",
-		2, EXIT_CONFIG);
+		"INSERT INTO pl_journal_block (block_number, block_hash, pipeline) VALUES ($1, $2, $3)"
+		" ON CONFLICT (pipeline, block_hash) DO NOTHING",
+		3, EXIT_CONFIG);
 	/* A block's journal entries of one frame go in one statement: text arrays,
 	 * inserted in array order (ids keep the journal order). */
 	prepare_or_die(conn, "pgw_je",
-		"INSERT INTO pl_journal (block_hash, tbl, key, before, block_number)"
-		" SELECT $1, u.t, u.k, u.b, $5 FROM unnest($2::text[], $3::text[], $4::text[])"
+		"INSERT INTO pl_journal (block_hash, tbl, key, before, block_number, pipeline)"
+		" SELECT $1, u.t, u.k, u.b, $5, $6 FROM unnest($2::text[], $3::text[], $4::text[])"
 		" WITH ORDINALITY AS u(t, k, b, o) ORDER BY u.o",
-		5, EXIT_CONFIG);
+		6, EXIT_CONFIG);
 	/* Entries are deleted explicitly (no foreign key: sql/006-journal-fast.sql). */
 	prepare_or_die(conn, "pgw_rv",
-		"WITH j AS (DELETE FROM pl_journal WHERE block_hash = $1)"
-		" DELETE FROM pl_journal_block WHERE block_hash = $1",
-		1, EXIT_CONFIG);
+		"WITH j AS (DELETE FROM pl_journal WHERE pipeline = $2 AND block_hash = $1)"
+		" DELETE FROM pl_journal_block WHERE pipeline = $2 AND block_hash = $1",
+		2, EXIT_CONFIG);
 	/* $2: the last horizon pruned (-1: unknown).  The lower bound keeps the
 	 * index scan off the dead entries of earlier prunes (a FIFO queue's
 	 * classic slow-down until vacuum catches up). */
 	prepare_or_die(conn, "pgw_fin",
-		"WITH j AS (DELETE FROM pl_journal WHERE block_number > $2 AND block_number <= $1)"
-		" DELETE FROM pl_journal_block WHERE block_number > $2 AND block_number <= $1",
-		2, EXIT_CONFIG);
-	prepare_or_die(conn, "pgw_q",
-		"INSERT INTO pl_quarantine (driver_id, seq, program, reason, frame)"
-		" VALUES ($1, $2, 'pg-write', $3, $4)",
-		4, EXIT_CONFIG);
-	if (w->o.work_table) {
+		"WITH j AS (DELETE FROM pl_journal WHERE pipeline = $3 AND block_number > $2 AND block_number <= $1)"
+		" DELETE FROM pl_journal_block WHERE pipeline = $3 AND block_number > $2 AND block_number <= $1",
+		3, EXIT_CONFIG);
+	const struct pip *pp = w->o.pip;
+	if (pp->work_table) {
+		/* UPDATE work SET done = true WHERE id = $1 */
 		sb_reset(&w->sql);
 		sb_adds(&w->sql, "UPDATE ");
-		pgw_add_ident(&w->sql, conn, w->o.work_table);
-		sb_adds(&w->sql, " SET is_processed = true WHERE id = $1");
+		pgw_add_ident(&w->sql, conn, pp->work_table);
+		sb_adds(&w->sql, " SET ");
+		pgw_add_ident(&w->sql, conn, pp->done_column);
+		sb_adds(&w->sql, " = true WHERE ");
+		pgw_add_ident(&w->sql, conn, pp->id_column);
+		sb_adds(&w->sql, " = $1");
 		prepare_or_die(conn, "pgw_wt", w->sql.buf, 1, EXIT_CONFIG);
 	}
 	return w;
@@ -516,6 +524,7 @@ void pgw_free(struct pgw *w)
 
 static int parse_err(struct pgw *w, const char *fmt, const char *arg)
 {
+	w->reject_kind = FR_REJ_SYNTAX;
 	sb_reset(&w->reason);
 	sb_addf(&w->reason, fmt, arg);
 	return -1;
@@ -678,6 +687,9 @@ static void conn_die(struct pgw *w, const char *what)
 static void set_reason_from(struct pgw *w, const PGresult *r)
 {
 	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	/* class 42: the frame names tables or columns the database does not have */
+	w->reject_kind = st && !strncmp(st, "42", 2) ? FR_REJ_SCHEMA : FR_REJ_INVARIANT;
 	const char *d = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 	sb_reset(&w->reason);
 	sb_adds(&w->reason, m ? m : PQresultErrorMessage(r));
@@ -769,6 +781,13 @@ static void send_prep(struct pgw *w, const char *stmt, int frame, int kind, int 
 		segment_end(w);
 }
 
+/* Queue a bookkeeping statement: the pipeline name is its last parameter. */
+static void send_book(struct pgw *w, const char *stmt, int frame, int kind)
+{
+	pb_add(&w->pb, w->o.pip->name, strlen(w->o.pip->name));
+	send_prep(w, stmt, frame, kind, -1);
+}
+
 static void send_plain(struct pgw *w, const char *sql, int frame, int kind)
 {
 	if (!PQsendQueryParams(w->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
@@ -852,6 +871,7 @@ static int add_value(struct pgw *w, const struct pgw_table *t, const struct pgw_
 
 static int reject(struct pgw *w, const char *fmt, const char *a, const char *b)
 {
+	w->reject_kind = FR_REJ_SCHEMA;
 	sb_reset(&w->reason);
 	sb_addf(&w->reason, fmt, a, b);
 	return -1;
@@ -975,7 +995,7 @@ static void send_block(struct pgw *w, int fi, int64_t bn, const char *hash, size
 	pb_reset(&w->pb);
 	pb_i64(&w->pb, bn);
 	pb_add(&w->pb, hash, hn);
-	send_prep(w, "pgw_jb", fi, K_CMD, -1);
+	send_book(w, "pgw_jb", fi, K_CMD);
 	note_block(w, bn);
 }
 
@@ -1016,7 +1036,7 @@ static void ja_flush(struct pgw *w)
 	sb_reset(&w->ja_key);
 	sb_reset(&w->ja_before);
 	w->ja_n = 0;
-	send_prep(w, "pgw_je", w->ja_fi, K_CMD, -1);
+	send_book(w, "pgw_je", w->ja_fi, K_CMD);
 }
 
 /* Queue a journal entry (hash, table, key text, before text|NULL). */
@@ -1056,7 +1076,7 @@ static int send_frame(struct pgw *w, int fi)
 	sb_reset(&w->ja_key);
 	sb_reset(&w->ja_before);
 
-	if (w->o.work_table) {
+	if (w->o.pip->work_table) {
 		pb_reset(&w->pb);
 		pb_i64(&w->pb, f->driver_id);
 		send_prep(w, "pgw_wt", fi, K_CMD, -1);
@@ -1145,7 +1165,7 @@ static int send_frame(struct pgw *w, int fi)
 	if (f->type == FT_REVERT) {
 		pb_reset(&w->pb);
 		pb_add(&w->pb, f->hash.buf, f->hash.len);
-		send_prep(w, "pgw_rv", fi, K_CMD, -1);
+		send_book(w, "pgw_rv", fi, K_CMD);
 	}
 	/* The journal is pruned once per transaction, at its last frame (tx_run). */
 	return 0;
@@ -1164,7 +1184,7 @@ static void send_prune(struct pgw *w, int fi)
 	if (w->min_new_block <= lo)
 		lo = w->min_new_block - 1;
 	pb_i64(&w->pb, lo);
-	send_prep(w, "pgw_fin", fi, K_CMD, -1);
+	send_book(w, "pgw_fin", fi, K_CMD);
 	w->prune_fin = w->batch_fin;
 	w->min_new_block = INT64_MAX;
 }
@@ -1182,6 +1202,7 @@ static int verify_row(struct pgw *w, const PGresult *r, int fi, int li)
 	int before = js_get(js, 0, "before"), key = js_get(js, 0, "key");
 	js_str(js, js_get(js, 0, "table"), &w->tmp2, &s, &n);
 	const struct pgw_table *t = table_get(w, s, n, 0);
+	w->reject_kind = FR_REJ_INVARIANT;
 	sb_reset(&w->reason);
 	sb_addf(&w->reason, "--verify-before: row of \"%s\" with key ", t->name);
 	sb_add_jraw(&w->reason, js, key);
@@ -1253,7 +1274,7 @@ static void resolve_tables(struct pgw *w)
 		struct pgw_table *t = w->tabs[i];
 		if (t->state != 0)
 			continue;
-		if (pgw_table_load(w->conn, t, 1) == 0)
+		if (pgw_table_load(w->conn, t, w->o.pip->name) == 0)
 			table_prepare(w, t);
 	}
 }
@@ -1271,7 +1292,7 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		conn_die(w, "enter pipeline mode");
 	send_plain(w, "BEGIN", -1, K_CMD);
 	pb_reset(&w->pb);
-	send_prep(w, "pgw_cpget", -1, K_CP, -1);
+	send_book(w, "pgw_cpget", -1, K_CP);
 	segment_end(w);
 	if (w->failed)
 		die_code(EXIT_CONFIG, "unable to read the checkpoint: %s", w->reason.buf);
@@ -1310,7 +1331,7 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		pb_i64(&w->pb, cd);
 		pb_i64(&w->pb, cs);
 		pb_i64(&w->pb, fin);
-		send_prep(w, "pgw_cpput", -1, K_CMD, -1);
+		send_book(w, "pgw_cpput", -1, K_CMD);
 	}
 	if (more && !w->failed && !w->o.verify_before)
 		send_plain(w, "COMMIT", -1, K_COMMIT);
@@ -1351,13 +1372,8 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 static void ack(struct pgw *w, int first, int n)
 {
 	sb_reset(&w->out);
-	for (int i = first; i < first + n; i++) {
-		sb_adds(&w->out, "{\"op\":\"ack\",\"driver_id\":");
-		sb_add_i64(&w->out, w->fr[i].driver_id);
-		sb_adds(&w->out, ",\"seq\":");
-		sb_add_i64(&w->out, w->fr[i].seq);
-		sb_adds(&w->out, "}\n");
-	}
+	for (int i = first; i < first + n; i++)
+		fr_add_ack(&w->out, w->fr[i].driver_id, w->fr[i].seq);
 	io_out(w->out.buf, w->out.len);
 }
 
@@ -1371,24 +1387,13 @@ static void quarantine(struct pgw *w, const struct frame *f, const char *text, s
 			len--; /* do not cut a UTF-8 sequence */
 	}
 	sb_add(&q, text, len);
-	pb_reset(&w->pb);
-	if (f) {
-		pb_i64(&w->pb, f->driver_id);
-		pb_i64(&w->pb, f->seq);
-	} else {
-		pb_null(&w->pb);
-		pb_null(&w->pb);
+	if (pgc_quarantine(w->conn, w->o.pip->name, "pg-write", fr_reject_kind_name(w->reject_kind), f ? f->driver_id : -1,
+		    f ? f->seq : -1, w->reason.buf ? w->reason.buf : "", q.buf ? q.buf : "") < 0) {
+		if (PQstatus(w->conn) == CONNECTION_BAD)
+			die_code(EXIT_TEMPFAIL, "unable to record the rejected frame in pl_quarantine: %s", err_msg());
+		warn("unable to record the rejected frame in pl_quarantine: %s", err_msg());
 	}
-	pb_add(&w->pb, w->reason.buf, w->reason.len);
-	pb_add(&w->pb, q.buf, strlen(q.buf));
 	sb_free(&q);
-	PGresult *r = PQexecPrepared(w->conn, "pgw_q", 4, pb_vals(&w->pb), NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		if (pgc_conn_lost(w->conn, r))
-			pgc_die(w->conn, r, EXIT_TEMPFAIL, "record the rejected frame in pl_quarantine");
-		warn("unable to record the rejected frame in pl_quarantine: %s", PQresultErrorMessage(r));
-	}
-	PQclear(r);
 }
 
 static _Noreturn void reject_frame(struct pgw *w, int fi)

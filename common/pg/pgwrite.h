@@ -44,13 +44,14 @@ struct pgw_table {
 };
 
 /*
- * Look t->name up in the catalog and fill the columns and key.  With
- * check_registry, the table must be listed in pl_state_tables.  Returns 0,
+ * Look t->name up in the catalog and fill the columns and key.  With a
+ * pipeline name, the table must be registered in pl_state_tables for that
+ * pipeline.  Returns 0,
  * or -1 with err_msg() set when the table cannot be written (not
  * registered, absent, no primary key).  Dies (75, or 70) when the query
  * itself fails.  Must not be called in pipeline mode.
  */
-int pgw_table_load(PGconn *conn, struct pgw_table *t, int check_registry);
+int pgw_table_load(PGconn *conn, struct pgw_table *t, const char *pipeline);
 void pgw_table_free(struct pgw_table *t);
 
 /*
@@ -65,8 +66,9 @@ void pgw_add_collist(struct sb *out, PGconn *conn, const struct pgw_table *t);
 /* Append a quoted identifier (PQescapeIdentifier); dies on failure. */
 void pgw_add_ident(struct sb *out, PGconn *conn, const char *name);
 
+struct pip;
 struct pgw_opts {
-	const char *work_table; /* NULL: no work table */
+	const struct pip *pip;	/* the pipeline: bookkeeping key, work table (pipeline.h) */
 	int batch_max;		/* frames per transaction at most (>= 1) */
 	int verify_before;	/* compare current rows with 'before' first */
 };

@@ -40,38 +40,20 @@ static const char vault_events_sql[] =
 	" ORDER BY e.block_number, e.event_nonce, e.ctid"
 	" LIMIT $8::int";
 
-static const char quarantine_sql[] =
-	"INSERT INTO pl_quarantine (driver_id, seq, program, reason, frame)"
-	" VALUES ($1::bigint, $2::bigint, $3, $4, $5)";
-
-static int schema_missing(const PGresult *r)
-{
-	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	return st && (!strcmp(st, "42P01") || !strcmp(st, "42703") || !strcmp(st, "42883"));
-}
-
 void pgf_open(struct pgf *f, const char *conninfo, int connect_timeout, int batch)
 {
-	static const struct {
-		const char *name, *sql;
-	} stmts[] = {
+	static const struct pgc_stmt stmts[] = {
 		{"pgf_block", block_sql},
 		{"pgf_number", number_sql},
 		{"pgf_block_events", block_events_sql},
 		{"pgf_vault_events", vault_events_sql},
-		{"pgf_quarantine", quarantine_sql},
+		{NULL, NULL},
 	};
 	memset(f, 0, sizeof *f);
 	f->batch = batch;
 	js_init(&f->js);
 	f->conn = pgc_connect_or_die(conninfo, "block-fetch", connect_timeout);
-	for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
-		PGresult *r = PQprepare(f->conn, stmts[i].name, stmts[i].sql, 0, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			pgc_die(f->conn, r, schema_missing(r) ? EXIT_CONFIG : EXIT_TEMPFAIL,
-				"prepare the block queries (is the schema migrated? see pl-migrate)");
-		PQclear(r);
-	}
+	pgc_prepare_all(f->conn, stmts, "the block queries");
 }
 
 void pgf_close(struct pgf *f)
@@ -296,22 +278,3 @@ int pgf_vault_events(struct pgf *f, const char *vault, const char *start_hash, i
 	}
 }
 
-int pgf_quarantine(struct pgf *f, const char *program, int64_t driver_id, int64_t seq,
-	const char *reason, const char *frame)
-{
-	char s_id[24], s_seq[24];
-	snprintf(s_id, sizeof s_id, "%lld", (long long)driver_id);
-	snprintf(s_seq, sizeof s_seq, "%lld", (long long)seq);
-	const char *vals[5] = {driver_id >= 0 ? s_id : NULL, seq >= 0 ? s_seq : NULL, program, reason, frame};
-	PGresult *r = PQexecPrepared(f->conn, "pgf_quarantine", 5, vals, NULL, NULL, 0);
-	int ret = 0;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		const char *m = PQresultErrorMessage(r);
-		size_t n = strlen(m);
-		while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-			n--;
-		ret = error("%.*s", (int)n, m);
-	}
-	PQclear(r);
-	return ret;
-}

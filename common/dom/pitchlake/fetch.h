@@ -2,8 +2,7 @@
  * pgfetch.h -- the database side of block-fetch: look blocks up in
  * starknet_blocks, read a block's or a vault range's events from the
  * producer's events table with prepared statements, and render them as
- * event lines (design.md 3.2) with every felt normalised; plus the
- * quarantine record written when a driver event cannot be served.
+ * event lines (design.md 3.2) with every felt normalised.
  */
 #ifndef PL_PGFETCH_H
 #define PL_PGFETCH_H
@@ -68,14 +67,6 @@ int pgf_block_events(struct pgf *f, const char *hash, const struct pgf_block *b,
  */
 int pgf_vault_events(struct pgf *f, const char *vault, const char *start_hash, int64_t start,
 	int64_t end, struct sb *out, size_t flush_at);
-
-/*
- * Record a driver event that cannot be served in pl_quarantine, in its own
- * transaction.  driver_id / seq < 0: unknown (NULL).  0, or -1 with
- * err_msg() when the row could not be written (the caller warns).
- */
-int pgf_quarantine(struct pgf *f, const char *program, int64_t driver_id, int64_t seq,
-	const char *reason, const char *frame);
 
 /* Append the canonical form of felt text s[0..n) ("0x" + lowercase hex
  * without leading zeros) as a JSON string.  -1 with err_msg() if not a felt. */

@@ -275,18 +275,11 @@ static const char revert_sql[] =
 	"UPDATE starknet_blocks SET status = 'REVERTED'"
 	" WHERE block_hash = $1 AND block_number = $2::numeric AND status <> 'REVERTED'";
 
-static int schema_missing(const PGresult *r)
-{
-	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	return st && (!strcmp(st, "42P01") || !strcmp(st, "42703") || !strcmp(st, "42883") ||
-			     !strcmp(st, "42804"));
-}
-
 /* Exit code for a failed statement: data refused 65, schema 78, else 75. */
 static int code_for(const PGresult *r)
 {
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	if (schema_missing(r))
+	if (pgc_schema_missing(r))
 		return EXIT_CONFIG;
 	if (st && (!strncmp(st, "22", 2) || !strncmp(st, "23", 2)))
 		return EXIT_DATAERR;
@@ -295,25 +288,18 @@ static int code_for(const PGresult *r)
 
 void pgp_open(struct pgp *w, const char *conninfo, int connect_timeout, int reg)
 {
-	static const struct {
-		const char *name, *sql;
-	} stmts[] = {
+	static const struct pgc_stmt stmts[] = {
 		{"pgp_events", events_sql},
 		{"pgp_block", block_sql},
 		{"pgp_register", register_sql},
 		{"pgp_driver", driver_sql},
 		{"pgp_revert", revert_sql},
+		{NULL, NULL},
 	};
 	memset(w, 0, sizeof *w);
 	w->reg = reg;
 	w->conn = pgc_connect_or_die(conninfo, "pg-produce", connect_timeout);
-	for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
-		PGresult *r = PQprepare(w->conn, stmts[i].name, stmts[i].sql, 0, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			pgc_die(w->conn, r, schema_missing(r) ? EXIT_CONFIG : EXIT_TEMPFAIL,
-				"prepare the producer statements (is the schema migrated? see pl-migrate)");
-		PQclear(r);
-	}
+	pgc_prepare_all(w->conn, stmts, "the producer statements");
 }
 
 void pgp_close(struct pgp *w)

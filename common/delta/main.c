@@ -1,0 +1,222 @@
+/*
+ * main.c -- the apply filter every domain's program is: options, the
+ * snapshot to start from, the read-apply-write loop, refusals (the message
+ * naming the line, a reject line for the supervisor, exit 65) and the
+ * final dump.  bin/ep-apply.c hands it the Pitchlake descriptor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/die.h"
+#include "core/io.h"
+#include "core/opt.h"
+#include "delta/delta.h"
+#include "frame/frame.h"
+
+enum {
+	O_STATE = OPT_LONG,
+	O_DUMP,
+	O_FINALITY,
+	O_MAX_LINE,
+	O_STATS,
+	O_REJECT,
+};
+
+static const struct option longopts[] = {
+	{"state", required_argument, NULL, O_STATE},
+	{"dump-state", required_argument, NULL, O_DUMP},
+	{"finality", required_argument, NULL, O_FINALITY},
+	{"max-line", required_argument, NULL, O_MAX_LINE},
+	{"stats", no_argument, NULL, O_STATS},
+	{"reject-file", required_argument, NULL, O_REJECT},
+	{NULL, 0, NULL, 0},
+};
+
+static void load_state(struct dl *dl, const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die_errno(EXIT_CONFIG, "unable to open state '%s'", path);
+	struct lr lr;
+	lr_init(&lr, fd, (size_t)1 << 24);
+	char *line;
+	size_t len;
+	int r;
+	while ((r = lr_next(&lr, &line, &len)) > 0)
+		if (dl_load_line(dl, line, len) < 0)
+			die_code(EXIT_DATAERR, "unable to load state '%s' at line %llu: %s", path,
+				(unsigned long long)lr.lineno, err_msg());
+	if (r < 0)
+		die_code(EXIT_DATAERR, "unable to load state '%s': %s", path, err_msg());
+	if (lr_partial(&lr))
+		die_code(EXIT_DATAERR, "unable to load state '%s': last line has no newline (truncated file?)", path);
+	if (dl_load_done(dl) < 0)
+		die_code(EXIT_DATAERR, "unable to load state '%s': %s", path, err_msg());
+	lr_free(&lr);
+	close(fd);
+}
+
+static void dump_state(struct dl *dl, const char *path)
+{
+	struct sb out = SB_INIT;
+	size_t plen = strlen(path);
+	char *tmp = xmalloc(plen + 16);
+	snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
+	dl_dump(dl, &out);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die_errno(EXIT_TEMPFAIL, "unable to create '%s'", tmp);
+	if (io_write_all(fd, out.buf ? out.buf : "", out.len) < 0 || fsync(fd) < 0 || close(fd) < 0)
+		die_errno(EXIT_TEMPFAIL, "unable to write '%s'", tmp);
+	if (rename(tmp, path) < 0)
+		die_errno(EXIT_TEMPFAIL, "unable to rename '%s' to '%s'", tmp, path);
+	free(tmp);
+	sb_free(&out);
+}
+
+/* The usage text: the program's paragraph, then the options every apply filter has. */
+static char *usage_text(const char *about)
+{
+	struct sb u = SB_INIT;
+	sb_addf(&u,
+		"usage: %s [--state FILE] [--dump-state FILE] [--finality N] [--max-line BYTES]\n"
+		"       %*s [--stats] [--reject-file FILE]\n"
+		"       %s --help | --version\n\n",
+		die_prog(), (int)strlen(die_prog()), "", die_prog());
+	sb_adds(&u, about);
+	sb_adds(&u,
+		"\n"
+		"Reads event frames (NDJSON, docs/formats.md) on stdin and writes one delta\n"
+		"frame per applied work item on stdout, each as soon as its 'end' line is read.\n"
+		"\n"
+		"  --state FILE        start from this snapshot (as written by --dump-state or pg-snapshot)\n"
+		"  --dump-state FILE   write the final state snapshot to FILE at end of input\n"
+		"  --finality N        blocks kept in the undo journal (default 64); reverts deeper fail\n"
+		"  --max-line BYTES    longest accepted input line (default 16777216)\n"
+		"  --stats             print counters and the state's size on stderr at exit\n"
+		"  --reject-file FILE  on refused input, also append a reject line to FILE\n"
+		"                      (what a supervisor records in pl_quarantine)\n"
+		"  -h, --help          show this help\n"
+		"  --version           print the version\n"
+		"\n"
+		"Frames already applied according to the snapshot's checkpoint are skipped.\n"
+		"A partial frame at end of input is discarded (it will be delivered again).\n"
+		"\n"
+		"exit codes: 0 end of input; 64 usage; 65 bad input data or broken invariant\n"
+		"(do not restart: the message names the line); 70 internal error; 75 read or\n"
+		"output error (restart); 78 unreadable --state file.\n");
+	return u.buf;
+}
+
+/* Refused input: the reject line (if asked for), then the message, exit 65. */
+static _Noreturn void refuse(struct dl *dl, const char *reject_file, int kind, uint64_t lineno, const char *msg)
+{
+	if (reject_file) {
+		long long seq, driver = dl ? dl_current_driver_seq(dl, &seq) : -1;
+		if (!dl)
+			seq = -1;
+		struct sb r = SB_INIT;
+		fr_add_reject(&r, die_prog(), kind, driver, seq, (int64_t)lineno, msg);
+		int fd = open(reject_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0 || io_write_all(fd, r.buf, r.len) < 0 || close(fd) < 0)
+			warn("unable to write the reject line to '%s': %s", reject_file, strerror(errno));
+		sb_free(&r);
+	}
+	die_code(EXIT_DATAERR, "%s", msg);
+}
+
+int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *about)
+{
+	const char *state = NULL, *dump = NULL, *reject_file = NULL;
+	uint64_t finality = 64, max_line = (uint64_t)1 << 24;
+	int stats = 0;
+
+	die_set_prog(argv[0]);
+	char *usage = usage_text(about);
+	struct opt op;
+	opt_init(&op, argc, argv, longopts, "", usage);
+	for (int c; (c = opt_next(&op)) != -1;) {
+		switch (c) {
+		case O_STATE:
+			state = opt_str("--state", optarg);
+			break;
+		case O_DUMP:
+			dump = opt_str("--dump-state", optarg);
+			break;
+		case O_FINALITY:
+			finality = opt_u64("--finality", optarg, 0, UINT64_MAX);
+			break;
+		case O_MAX_LINE:
+			max_line = opt_u64("--max-line", optarg, 1024, SIZE_MAX);
+			break;
+		case O_STATS:
+			stats = 1;
+			break;
+		case O_REJECT:
+			reject_file = opt_str("--reject-file", optarg);
+			break;
+		default:
+			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
+		}
+	}
+	opt_no_operands(&op);
+	opt_free(&op);
+	free(usage);
+
+	io_init_stdout();
+	struct dl *dl = dl_new(dom, finality);
+	if (state)
+		load_state(dl, state);
+
+	struct lr lr;
+	struct sb out = SB_INIT, msg = SB_INIT;
+	lr_init(&lr, STDIN_FILENO, (size_t)max_line);
+	char *line;
+	size_t len;
+	int r;
+	while ((r = lr_next(&lr, &line, &len)) > 0) {
+		if (dl_feed(dl, line, len, &out) < 0) {
+			long long d = dl_current_driver(dl);
+			sb_addf(&msg, "unable to apply input at line %llu", (unsigned long long)lr.lineno);
+			if (d >= 0)
+				sb_addf(&msg, " (driver event %lld)", d);
+			sb_addf(&msg, ": %s", err_msg());
+			refuse(dl, reject_file, dl_error_kind(dl), lr.lineno, msg.buf);
+		}
+		if (out.len) {
+			io_out(out.buf, out.len);
+			sb_reset(&out);
+		}
+	}
+	if (r == LR_EREAD)
+		die_code(EXIT_TEMPFAIL, "%s", err_msg());
+	if (r < 0) {
+		sb_addf(&msg, "unable to read input: %s", err_msg());
+		refuse(dl, reject_file, FR_REJ_SYNTAX, lr.lineno + 1, msg.buf);
+	}
+	if (lr_partial(&lr))
+		warn("ignoring an incomplete last line (%zu bytes without a newline)", lr_partial(&lr));
+	if (dl_finish(dl))
+		warn("discarding a partial frame at end of input (it will be delivered again)");
+	if (dump)
+		dump_state(dl, dump);
+	if (stats) {
+		struct sb d = SB_INIT;
+		dl_describe_stats(dl, &d);
+		note("%s", d.buf);
+		sb_reset(&d);
+		dl_describe(dl, &d);
+		note("%s", d.buf);
+		sb_free(&d);
+	}
+	dl_free(dl);
+	lr_free(&lr);
+	sb_free(&out);
+	sb_free(&msg);
+	io_close_stdout();
+	return 0;
+}
