@@ -60,26 +60,34 @@ PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
 
-all: $(PROGRAMS)
+# Programs only the tests use (a second domain on the generic layers).
+TEST_PROGS := $(O)/test-bin/counter-apply
+counter-apply_LIBS := $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+
+all: $(PROGRAMS) $(TEST_PROGS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 .SECONDEXPANSION:
+$(O)/test-bin/counter-apply: $(O)/tests/counter/counter.o $$(counter-apply_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $^ -lgmp
+
 $(PROGRAMS): $(B)/%: $(O)/bin/%.o $$(%_LIBS)
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(O)/bin/$*.o $($*_LIBS) $(if $(filter $*,$(PG_PROGS)),-lpq) -lgmp
 
 check: all
-	BIN=$(abspath $(B)) $(PROVE) -f tests/t*.sh
+	BIN=$(abspath $(B)) TEST_BIN=$(abspath $(O)/test-bin) $(PROVE) -f tests/t*.sh
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) O=build/asan B=build/asan/bin OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  BIN=$(abspath build/asan/bin) PL_SANITIZED=1 $(PROVE) -f tests/t*.sh
+	  BIN=$(abspath build/asan/bin) TEST_BIN=$(abspath build/asan/test-bin) PL_SANITIZED=1 $(PROVE) -f tests/t*.sh
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 fuzz:

@@ -2,7 +2,7 @@
  * chain-sim -- generate a deterministic, realistic Pitchlake chain as event
  * frames (design.md §3.2): vaults, deposits, auctions, bids, settlements,
  * and reorgs.  An independent model of the contract maths, used to
- * differential-test ep-apply.  The engine is common/sim.c.
+ * differential-test ep-apply.  The engine is common/dom/pitchlake/sim*.c.
  */
 #include <stdio.h>
 #include <time.h>

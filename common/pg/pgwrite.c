@@ -1118,6 +1118,7 @@ static int send_frame(struct pgw *w, int fi)
 		js_str(js, tab, &w->tmp, &tn, &tl);
 		struct pgw_table *t = table_get(w, tn, tl, 0);
 		if (!t || t->state != 1) {
+			w->reject_kind = FR_REJ_SCHEMA;
 			sb_reset(&w->reason);
 			sb_adds(&w->reason, t && t->reason ? t->reason : "table not looked up");
 			sb_free(&last);
