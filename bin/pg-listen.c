@@ -1,8 +1,7 @@
 /*
  * pg-listen -- emit one NDJSON line per unprocessed work item of a
- * pipeline's work table (for Pitchlake: driver_events), in the table's
- * order (sequence_index, id), each exactly once, forever (or until --once /
- * --until-seq).
+ * pipeline's work table (pl_pipeline), in the order of its order columns,
+ * each exactly once, forever (or until --once / --until-seq).
  *
  * LISTEN on the pipeline's channel first, then drain the table past the
  * last emitted order key, then wait on the socket, a timer and a self-pipe
@@ -40,9 +39,9 @@ static const char usage_text[] =
 	"                 [--connect-timeout SECONDS] [--work-table T] [--channel C]\n"
 	"                 [--order COL,COL] [--done-column COL]\n"
 	"\n"
-	"Emit one line per unprocessed row of the pipeline's work table (pl_pipeline:\n"
-	"for Pitchlake, driver_events), the row as JSON, in the order of its order\n"
-	"columns, each once; wait for more (LISTEN on its channel + polling).\n"
+	"Emit one line per unprocessed row of the pipeline's work table (registered in\n"
+	"pl_pipeline), the row as JSON, in the order of its order columns, each once;\n"
+	"wait for more (LISTEN on its channel + polling).\n"
 	"\n"
 	"  -d, --conninfo STR      libpq connection string or URI (default: PG* environment)\n"
 	"  --pipeline NAME         the pipeline (default: $PL_PIPELINE, or the only one\n"
@@ -338,7 +337,8 @@ int main(int argc, char **argv)
 	resolve_work(&o, &work);
 	int64_t pos[PIP_MAX_ORDER];
 	for (int i = 0; i < PIP_MAX_ORDER; i++)
-		pos[i] = i == 0 && o.has_after ? (int64_t)o.after_seq : o.has_after ? INT64_MAX : INT64_MIN;
+		pos[i] = i == 0 && o.has_after ? (int64_t)o.after_seq : o.has_after ? INT64_MAX
+										    : INT64_MIN;
 	struct pgl l;
 	if (pgl_open(&l, &work, o.conninfo, o.connect_timeout, &stop) < 0)
 		return 0;

@@ -102,7 +102,12 @@ static void take_lock(PGconn *conn, const struct pip *p, const char *key)
 		note("lock taken, now the active writer");
 }
 
-enum { O_PIPELINE = OPT_LONG, O_WORK, O_NOWORK, O_BATCH, O_LOCK, O_VERIFY };
+enum { O_PIPELINE = OPT_LONG,
+	O_WORK,
+	O_NOWORK,
+	O_BATCH,
+	O_LOCK,
+	O_VERIFY };
 
 int main(int argc, char **argv)
 {

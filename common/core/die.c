@@ -76,7 +76,8 @@ int error(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	memcpy(errbuf, buf, n < 0 ? 1 : (size_t)n + 1 > sizeof buf ? sizeof buf : (size_t)n + 1);
+	memcpy(errbuf, buf, n < 0 ? 1 : (size_t)n + 1 > sizeof buf ? sizeof buf
+								   : (size_t)n + 1);
 	if (n < 0)
 		errbuf[0] = '\0';
 	return -1;

@@ -62,9 +62,9 @@ struct lr {
 
 /* Results of lr_getline / lr_next: negative ones are errors (err_msg() explains). */
 enum {
-	LR_LINE = 1,	   /* a line */
-	LR_NONE = 0,	   /* lr_getline: no complete line buffered; lr_next: end of input */
-	LR_EREAD = -1,	   /* the read failed (errno kept in lr->err): transient */
+	LR_LINE = 1,	  /* a line */
+	LR_NONE = 0,	  /* lr_getline: no complete line buffered; lr_next: end of input */
+	LR_EREAD = -1,	  /* the read failed (errno kept in lr->err): transient */
 	LR_ETOOLONG = -2, /* the line exceeds lr->max: bad input */
 };
 

@@ -281,7 +281,7 @@ int dl_feed(struct dl *dl, const char *line, size_t len, struct sb *out)
 	case -1:
 		if (js_get(&dl->js, 0, "op") < 0)
 			return -1; /* "missing field 'op'" */
-		/* fall through */
+				   /* fall through */
 	default:
 		return error("unknown op in an event stream");
 	}

@@ -27,7 +27,7 @@
 #include "core/json.h"
 #include "num/u256.h"
 
-#define DL_KEY_MAX 72 /* longest key of any table, in bytes */
+#define DL_KEY_MAX 72	/* longest key of any table, in bytes */
 #define DL_ROW_MAX 1024 /* largest row struct of any table, in bytes */
 
 /* Column types: how a C field is written to and read from JSON. */
@@ -51,9 +51,14 @@ struct dl_col {
 };
 
 /* A column of struct s: DL_COL("name", DL_DEC, s, field). */
-#define DL_COL(n, t, s, f) {n, (uint8_t)(sizeof(n) - 1), t, (uint16_t)offsetof(struct s, f), NULL, 0}
-#define DL_ENUM_COL(n, s, f, names) \
-	{n, (uint8_t)(sizeof(n) - 1), DL_ENUM, (uint16_t)offsetof(struct s, f), names, (uint8_t)(sizeof(names) / sizeof(names)[0])}
+#define DL_COL(n, t, s, f)                                                               \
+	{                                                                                \
+		n, (uint8_t)(sizeof(n) - 1), t, (uint16_t)offsetof(struct s, f), NULL, 0 \
+	}
+#define DL_ENUM_COL(n, s, f, names)                                                                                                       \
+	{                                                                                                                                 \
+		n, (uint8_t)(sizeof(n) - 1), DL_ENUM, (uint16_t)offsetof(struct s, f), names, (uint8_t)(sizeof(names) / sizeof(names)[0]) \
+	}
 
 /*
  * A table.  Most tables are stored: their rows live in memory and in the

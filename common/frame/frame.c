@@ -55,7 +55,7 @@ int fr_kind_of(const struct js *js, int tok)
 const char *fr_kind_name(int kind)
 {
 	return kind == FR_KIND_BLOCK ? "StartBlock" : kind == FR_KIND_REVERT ? "RevertBlock"
-									    : "CatchupVault";
+									     : "CatchupVault";
 }
 
 void fr_add_begin(struct sb *out, int64_t driver, int64_t seq, int kind, int64_t block, const char *hash)

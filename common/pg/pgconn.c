@@ -79,28 +79,38 @@ void pgc_sleep_ms(long ms)
 		;
 }
 
-PGconn *pgc_connect_or_die(const char *conninfo, const char *appname, int wait_seconds)
+PGconn *pgc_connect_retry(const char *conninfo, const char *appname, int wait_seconds, int delay_first,
+	volatile sig_atomic_t *stop)
 {
 	long delay = 100;
 	time_t deadline = time(NULL) + wait_seconds;
-	unsigned seed = (unsigned)getpid();
-	for (;;) {
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int attempt = 0;; attempt++) {
+		if (attempt > 0 || delay_first) {
+			long jitter = (long)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
+			pgc_sleep_ms(delay + jitter);
+			delay = delay * 2 > 5000 ? 5000 : delay * 2;
+		}
+		if (stop && *stop)
+			return NULL;
 		int permanent;
 		PGconn *c = pgc_connect(conninfo, appname, &permanent);
-		if (c) {
-			pgc_exec_or_die(c, "SET statement_timeout = '300s'", PGRES_COMMAND_OK, "set statement_timeout");
-			pgc_exec_or_die(c, "SET idle_in_transaction_session_timeout = '60s'", PGRES_COMMAND_OK,
-				"set idle_in_transaction_session_timeout");
+		if (c)
 			return c;
-		}
 		if (permanent)
 			die_code(EXIT_CONFIG, "unable to connect to the database: %s", err_msg());
 		if (time(NULL) >= deadline)
 			die_code(EXIT_UNAVAILABLE, "unable to connect to the database: %s", err_msg());
-		long jitter = (long)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
-		pgc_sleep_ms(delay + jitter);
-		delay = delay * 2 > 5000 ? 5000 : delay * 2;
 	}
+}
+
+PGconn *pgc_connect_or_die(const char *conninfo, const char *appname, int wait_seconds)
+{
+	PGconn *c = pgc_connect_retry(conninfo, appname, wait_seconds, 0, NULL);
+	pgc_exec_or_die(c, "SET statement_timeout = '300s'", PGRES_COMMAND_OK, "set statement_timeout");
+	pgc_exec_or_die(c, "SET idle_in_transaction_session_timeout = '60s'", PGRES_COMMAND_OK,
+		"set idle_in_transaction_session_timeout");
+	return c;
 }
 
 int pgc_conn_lost(PGconn *conn, const PGresult *res)

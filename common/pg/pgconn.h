@@ -9,6 +9,7 @@
 #ifndef PL_PGCONN_H
 #define PL_PGCONN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -30,6 +31,15 @@ PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent);
  * Sets session timeouts (statement_timeout, idle_in_transaction_session_timeout).
  */
 PGconn *pgc_connect_or_die(const char *conninfo, const char *appname, int wait_seconds);
+
+/*
+ * The retry loop alone: backoff before every attempt but the first (and
+ * before the first too with delay_first: a reconnection), no session
+ * settings.  Same exits as pgc_connect_or_die; NULL when *stop (may be
+ * NULL) became set.
+ */
+PGconn *pgc_connect_retry(const char *conninfo, const char *appname, int wait_seconds, int delay_first,
+	volatile sig_atomic_t *stop);
 
 /*
  * Die with the right exit code for a failed command: 75 when the connection

@@ -165,29 +165,17 @@ static int session_setup(struct pgl *l)
  */
 static int connect_loop(struct pgl *l, int delay_first)
 {
-	long delay = 100;
-	long deadline = now_ms() + (long)l->connect_timeout * 1000;
-	for (int attempt = 0;; attempt++) {
-		if (attempt > 0 || delay_first) {
-			long jitter = (long)(rand_r(&l->seed) % (unsigned)(delay / 2 + 1));
-			pgc_sleep_ms(delay + jitter);
-			delay = delay * 2 > 5000 ? 5000 : delay * 2;
-		}
-		int permanent;
-		if (l->stop && *l->stop)
+	for (;;) {
+		l->conn = pgc_connect_retry(l->conninfo, "pg-listen", l->connect_timeout, delay_first, l->stop);
+		if (!l->conn)
 			return -1;
-		l->conn = pgc_connect(l->conninfo, "pg-listen", &permanent);
-		if (l->conn) {
-			PQsetNoticeProcessor(l->conn, on_notice, NULL);
-			if (session_setup(l) == 0)
-				return 0;
-			PQfinish(l->conn);
-			l->conn = NULL;
-		} else if (permanent) {
-			die_code(EXIT_CONFIG, "unable to connect to the database: %s", err_msg());
-		}
-		if (now_ms() >= deadline)
-			die_code(EXIT_UNAVAILABLE, "unable to connect to the database: %s", err_msg());
+		PQsetNoticeProcessor(l->conn, on_notice, NULL);
+		if (session_setup(l) == 0)
+			return 0;
+		/* lost again while setting up: back off and retry */
+		PQfinish(l->conn);
+		l->conn = NULL;
+		delay_first = 1;
 	}
 }
 
@@ -199,7 +187,6 @@ int pgl_open(struct pgl *l, const struct pip *work, const char *conninfo, int co
 	l->conninfo = conninfo;
 	l->connect_timeout = connect_timeout;
 	l->stop = stop;
-	l->seed = (unsigned)getpid() ^ (unsigned)now_ms();
 	return connect_loop(l, 0);
 }
 

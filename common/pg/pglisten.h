@@ -31,11 +31,10 @@
 struct pip;
 struct pgl {
 	PGconn *conn;
-	const struct pip *work;	     /* the work table (pipeline.h) */
+	const struct pip *work; /* the work table (pipeline.h) */
 	const char *conninfo;
 	int connect_timeout;	     /* seconds a (re)connection may keep failing */
 	unsigned long reconnects;    /* successful reconnections so far */
-	unsigned seed;		     /* jitter */
 	volatile sig_atomic_t *stop; /* set by a signal handler: give up connecting */
 };
 

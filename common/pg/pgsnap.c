@@ -10,9 +10,9 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "core/json.h"
+#include "pg/catalog.h"
 #include "pg/pgconn.h"
 #include "pg/pgsnap.h"
-#include "pg/pgwrite.h"
 
 #define FETCH_ROWS "1000"
 #define OUT_CHUNK 65536
@@ -54,18 +54,18 @@ static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int cod
  */
 static void dump_table(PGconn *conn, struct out *o, const char *name, const char *view)
 {
-	struct pgw_table t;
+	struct cat_table t;
 	struct sb sql = SB_INIT;
 	memset(&t, 0, sizeof t);
 	t.name = xstrdup(name);
 	t.namelen = strlen(name);
-	if (pgw_table_load(conn, &t, NULL) < 0)
+	if (cat_table_load(conn, &t, NULL) < 0)
 		die_code(EXIT_CONFIG, "unable to dump a registered table: %s", err_msg());
 	sb_adds(&sql, "DECLARE pgs_rows NO SCROLL CURSOR FOR SELECT ");
-	pgw_add_collist(&sql, conn, &t);
+	cat_add_collist(&sql, conn, &t);
 	if (view && *view) {
 		sb_adds(&sql, " FROM ");
-		pgw_add_ident(&sql, conn, view);
+		cat_add_ident(&sql, conn, view);
 		sb_adds(&sql, " ORDER BY ");
 	} else {
 		sb_addf(&sql, " FROM %s ORDER BY ", t.qname);
@@ -73,7 +73,7 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 	for (int k = 0; k < t.npk; k++) {
 		if (k)
 			sb_addc(&sql, ',');
-		pgw_add_ident(&sql, conn, t.cols[t.pk[k]].name);
+		cat_add_ident(&sql, conn, t.cols[t.pk[k]].name);
 		sb_adds(&sql, "::text COLLATE \"C\"");
 	}
 	PQclear(run(conn, sql.buf, PGRES_COMMAND_OK, EXIT_SOFTWARE, "open a cursor on a state table"));
@@ -89,12 +89,12 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 		for (int i = 0; i < n; i++) {
 			sb_add(&o->b, head.buf, head.len);
 			for (int k = 0; k < t.npk; k++) {
-				const struct pgw_col *c = &t.cols[t.pk[k]];
+				const struct cat_col *c = &t.cols[t.pk[k]];
 				if (k)
 					sb_addc(&o->b, ',');
 				sb_add_jstr(&o->b, c->name, strlen(c->name));
 				sb_addc(&o->b, ':');
-				pgw_add_value(&o->b, c, PQgetvalue(r, i, t.pk[k]), PQgetisnull(r, i, t.pk[k]));
+				cat_add_value(&o->b, c, PQgetvalue(r, i, t.pk[k]), PQgetisnull(r, i, t.pk[k]));
 			}
 			sb_adds(&o->b, "},\"row\":{");
 			for (int j = 0; j < t.ncols; j++) {
@@ -102,7 +102,7 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 					sb_addc(&o->b, ',');
 				sb_add_jstr(&o->b, t.cols[j].name, strlen(t.cols[j].name));
 				sb_addc(&o->b, ':');
-				pgw_add_value(&o->b, &t.cols[j], PQgetvalue(r, i, j), PQgetisnull(r, i, j));
+				cat_add_value(&o->b, &t.cols[j], PQgetvalue(r, i, j), PQgetisnull(r, i, j));
 			}
 			sb_adds(&o->b, "}}\n");
 			out_flush(o, 0);
@@ -114,7 +114,7 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 	PQclear(run(conn, "CLOSE pgs_rows", PGRES_COMMAND_OK, EXIT_SOFTWARE, "close a cursor"));
 	sb_free(&head);
 	sb_free(&sql);
-	pgw_table_free(&t);
+	cat_table_free(&t);
 }
 
 static void dump_journal(PGconn *conn, struct out *o, const char *pipeline)

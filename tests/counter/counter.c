@@ -32,7 +32,9 @@ struct hist {
 	u256 sum;
 };
 
-enum { T_HIST, T_TOTALS, T_COUNT };
+enum { T_HIST,
+	T_TOTALS,
+	T_COUNT };
 
 static const struct dl_col tot_key[] = {DL_COL("key", DL_FELT, total, key)};
 static const struct dl_col tot_cols[] = {DL_COL("key", DL_FELT, total, key), DL_COL("count", DL_U64, total, count),

@@ -277,4 +277,3 @@ int pgf_vault_events(struct pgf *f, const char *vault, const char *start_hash, i
 			return 0;
 	}
 }
-

@@ -13,7 +13,6 @@
 
 static const char *const state_names[] = {"Open", "Auctioning", "Running", "Settled"};
 
-
 static const struct dl_col bids_key[] = {DL_COL("round_address", DL_FELT, bid, round), DL_COL("bid_id", DL_FELT, bid, bid_id)};
 static const struct dl_col bids_cols[] = {DL_COL("buyer_address", DL_FELT, bid, buyer), DL_COL("round_address", DL_FELT, bid, round),
 	DL_COL("bid_id", DL_FELT, bid, bid_id), DL_COL("tree_nonce", DL_U64, bid, tree_nonce), DL_COL("amount", DL_DEC, bid, amount),
@@ -65,7 +64,6 @@ static const struct dl_col lprl_cols[] = {DL_COL("address", DL_FELT, lprl, addre
 static const struct dl_col cur_key[] = {DL_COL("vault_address", DL_FELT, cursor, vault)};
 static const struct dl_col cur_cols[] = {DL_COL("vault_address", DL_FELT, cursor, vault), DL_COL("block_number", DL_U64, cursor, block)};
 
-
 static void vault_image(const void *ent, uint64_t block, void *out)
 {
 	const struct vault *v = ent;
@@ -91,9 +89,18 @@ static void lp_image(const void *ent, uint64_t block, void *out)
 
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
 /* A stored table; one with history (per-block images in table h); a history table of entity table e. */
-#define T(name, s, klen, k, c) {name, sizeof(struct s), klen, k, N(k), c, N(c), -1, 0, -1, NULL}
-#define TH(name, s, klen, k, c, h) {name, sizeof(struct s), klen, k, N(k), c, N(c), h, offsetof(struct s, latest_block), -1, NULL}
-#define HIST(name, s, klen, k, c, e, img) {name, sizeof(struct s), klen, k, N(k), c, N(c), -1, 0, e, img}
+#define T(name, s, klen, k, c)                                                  \
+	{                                                                       \
+		name, sizeof(struct s), klen, k, N(k), c, N(c), -1, 0, -1, NULL \
+	}
+#define TH(name, s, klen, k, c, h)                                                                            \
+	{                                                                                                     \
+		name, sizeof(struct s), klen, k, N(k), c, N(c), h, offsetof(struct s, latest_block), -1, NULL \
+	}
+#define HIST(name, s, klen, k, c, e, img)                                     \
+	{                                                                     \
+		name, sizeof(struct s), klen, k, N(k), c, N(c), -1, 0, e, img \
+	}
 
 static const struct dl_table tabs[T_COUNT] = {
 	[T_BIDS] = T("Bids", bid, 64, bids_key, bids_cols),

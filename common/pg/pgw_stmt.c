@@ -1,0 +1,730 @@
+/*
+ * pgw_stmt.c -- frames into statements: the per-table prepared statements
+ * (put/del/sel, prepared the first time a batch names the table), each
+ * frame's statements queued in libpq pipeline mode with the index of
+ * their frame (so that the first error names the frame to quarantine),
+ * the undo journal entries, --verify-before, and the pipeline-mode
+ * helpers.  The transactions around them are pgwrite.c's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "core/io.h"
+#include "core/json.h"
+#include "frame/frame.h"
+#include "pg/pgconn.h"
+#include "pg/pgw_int.h"
+#include "pg/pipeline.h"
+
+#define SEGMENT 1000 /* statements between two Syncs */
+#define NUMERIC_OID 1700u
+
+/* -------------------------------------------------- per-table statements */
+
+struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create)
+{
+	for (int i = 0; i < w->ntabs; i++)
+		if (w->tabs[i]->namelen == n && !memcmp(w->tabs[i]->name, name, n))
+			return w->tabs[i];
+	if (!create)
+		return NULL;
+	if (w->ntabs == w->atabs) {
+		w->atabs = w->atabs ? w->atabs * 2 : 16;
+		w->tabs = xrealloc(w->tabs, (size_t)w->atabs * sizeof *w->tabs);
+	}
+	struct cat_table *t = xcalloc(1, sizeof *t);
+	t->name = xstrndup(name, n);
+	t->namelen = n;
+	t->id = w->ntabs;
+	w->tabs[w->ntabs++] = t;
+	return t;
+}
+
+/* Prepare put/del/select of a freshly loaded table; -1 (table rejected) on a server error. */
+static int table_prepare(struct pgw *w, struct cat_table *t)
+{
+	struct sb *s = &w->sql;
+	char name[64];
+	int nonkey = t->ncols - t->npk;
+
+	sb_reset(s);
+	sb_addf(s, "INSERT INTO %s (", t->qname);
+	cat_add_collist(s, w->conn, t);
+	sb_adds(s, ") VALUES (");
+	for (int i = 0; i < t->ncols; i++)
+		sb_addf(s, "%s$%d", i ? "," : "", i + 1);
+	sb_adds(s, ") ON CONFLICT (");
+	for (int k = 0; k < t->npk; k++) {
+		if (k)
+			sb_addc(s, ',');
+		cat_add_ident(s, w->conn, t->cols[t->pk[k]].name);
+	}
+	if (nonkey == 0) {
+		sb_adds(s, ") DO NOTHING");
+	} else {
+		/* Skip no-op updates: no dead tuple, no UPDATE trigger (NOTIFY) for an unchanged row. */
+		struct sb lhs = SB_INIT, rhs = SB_INIT;
+		sb_adds(s, ") DO UPDATE SET ");
+		int first = 1;
+		for (int i = 0; i < t->ncols; i++) {
+			if (t->cols[i].pkpos)
+				continue;
+			if (!first) {
+				sb_addc(s, ',');
+				sb_addc(&lhs, ',');
+				sb_addc(&rhs, ',');
+			}
+			first = 0;
+			cat_add_ident(s, w->conn, t->cols[i].name);
+			sb_adds(s, " = EXCLUDED.");
+			cat_add_ident(s, w->conn, t->cols[i].name);
+			sb_addf(&lhs, "%s.", t->qname);
+			cat_add_ident(&lhs, w->conn, t->cols[i].name);
+			sb_adds(&rhs, "EXCLUDED.");
+			cat_add_ident(&rhs, w->conn, t->cols[i].name);
+		}
+		if (nonkey == 1)
+			sb_addf(s, " WHERE %s IS DISTINCT FROM %s", lhs.buf, rhs.buf);
+		else
+			sb_addf(s, " WHERE ROW(%s) IS DISTINCT FROM ROW(%s)", lhs.buf, rhs.buf);
+		sb_free(&lhs);
+		sb_free(&rhs);
+	}
+	const char *const what[3] = {"put", "del", "sel"};
+	struct sb where = SB_INIT;
+	for (int k = 0; k < t->npk; k++) {
+		sb_adds(&where, k ? " AND " : " WHERE ");
+		cat_add_ident(&where, w->conn, t->cols[t->pk[k]].name);
+		sb_addf(&where, " = $%d", k + 1);
+	}
+	for (int q = 0; q < 3; q++) {
+		if (q == 1) {
+			sb_reset(s);
+			sb_addf(s, "DELETE FROM %s%s", t->qname, where.buf);
+		} else if (q == 2) {
+			sb_reset(s);
+			sb_adds(s, "SELECT ");
+			cat_add_collist(s, w->conn, t);
+			sb_addf(s, " FROM %s%s", t->qname, where.buf);
+		}
+		snprintf(name, sizeof name, "pgw_%s_%d", what[q], t->id);
+		PGresult *r = PQprepare(w->conn, name, s->buf, 0, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			if (pgc_conn_lost(w->conn, r))
+				pgc_die(w->conn, r, EXIT_TEMPFAIL, "prepare a statement");
+			struct sb why = SB_INIT;
+			const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+			sb_addf(&why, "table \"%s\": %s", t->name, m ? m : PQerrorMessage(w->conn));
+			cat_table_reject(t, why.buf);
+			sb_free(&why);
+			PQclear(r);
+			sb_free(&where);
+			return -1;
+		}
+		PQclear(r);
+	}
+	sb_free(&where);
+	return 0;
+}
+
+/* Look up every table named by the batch that is not known yet (outside any transaction). */
+void pgw_resolve_tables(struct pgw *w)
+{
+	for (int i = 0; i < w->ntabs; i++) {
+		struct cat_table *t = w->tabs[i];
+		if (t->state != 0)
+			continue;
+		if (cat_table_load(w->conn, t, w->o.pip->name) == 0)
+			table_prepare(w, t);
+	}
+}
+
+/* ------------------------------------------------------ pipeline helpers */
+
+void pgw_conn_die(struct pgw *w, const char *what)
+{
+	pgc_die(w->conn, NULL, PQstatus(w->conn) == CONNECTION_BAD ? EXIT_TEMPFAIL : EXIT_SOFTWARE, what);
+}
+
+static void set_reason_from(struct pgw *w, const PGresult *r)
+{
+	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	/* class 42: the frame names tables or columns the database does not have */
+	w->reject_kind = st && !strncmp(st, "42", 2) ? FR_REJ_SCHEMA : FR_REJ_INVARIANT;
+	const char *d = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	sb_reset(&w->reason);
+	sb_adds(&w->reason, m ? m : PQresultErrorMessage(r));
+	if (d)
+		sb_addf(&w->reason, " (%s)", d);
+	while (w->reason.len && (w->reason.buf[w->reason.len - 1] == '\n'))
+		w->reason.buf[--w->reason.len] = '\0';
+}
+
+static int verify_row(struct pgw *w, const PGresult *r, int fi, int li);
+
+/* Read the results of one queued statement. */
+static void read_one(struct pgw *w, const struct expect *e)
+{
+	PGresult *r = PQgetResult(w->conn);
+	if (!r) {
+		/* After a server crash libpq may end the pipeline's results early
+		 * before it marks the connection bad: probe it. */
+		if (PQstatus(w->conn) == CONNECTION_BAD || !PQconsumeInput(w->conn) || PQstatus(w->conn) == CONNECTION_BAD)
+			pgw_conn_die(w, "read a result");
+		die_code(EXIT_SOFTWARE, "unable to read a result: missing result in pipeline (%s)", PQerrorMessage(w->conn));
+	}
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_FATAL_ERROR) {
+		if (pgc_conn_lost(w->conn, r))
+			pgc_die(w->conn, r, EXIT_TEMPFAIL, "apply a frame");
+		if (!w->failed) {
+			w->failed = 1;
+			w->fail_frame = e->frame;
+			w->fail_kind = e->kind;
+			set_reason_from(w, r);
+		}
+	} else if (st == PGRES_TUPLES_OK && e->kind == K_CP) {
+		w->have_cp = PQntuples(r) > 0;
+		if (w->have_cp) {
+			w->cp_driver = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			w->cp_seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+			w->cp_fin = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		} else {
+			w->cp_driver = w->cp_seq = w->cp_fin = 0;
+		}
+	} else if (st == PGRES_TUPLES_OK && e->kind == K_VERIFY) {
+		if (!w->failed && verify_row(w, r, e->frame, e->line) < 0) {
+			w->failed = 1;
+			w->fail_frame = e->frame;
+			w->fail_kind = e->kind;
+		}
+	} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED) {
+		die_code(EXIT_SOFTWARE, "unable to apply a frame: unexpected result %s", PQresStatus(st));
+	}
+	PQclear(r);
+	while ((r = PQgetResult(w->conn)) != NULL)
+		PQclear(r);
+}
+
+/* Sync and read every queued result. */
+void pgw_segment_end(struct pgw *w)
+{
+	if (PQpipelineSync(w->conn) != 1)
+		pgw_conn_die(w, "send a pipeline sync");
+	for (int i = 0; i < w->nex; i++)
+		read_one(w, &w->ex[i]);
+	w->nex = 0;
+	PGresult *r = PQgetResult(w->conn);
+	if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+		if (PQstatus(w->conn) == CONNECTION_BAD || (r && pgc_conn_lost(w->conn, r)))
+			pgw_conn_die(w, "read a pipeline sync");
+		die_code(EXIT_SOFTWARE, "unable to read a pipeline sync: got %s", r ? PQresStatus(PQresultStatus(r)) : "nothing");
+	}
+	PQclear(r);
+}
+
+static void expect_push(struct pgw *w, int frame, int kind, int line)
+{
+	if (w->nex == w->aex) {
+		w->aex = w->aex ? w->aex * 2 : 1024;
+		w->ex = xrealloc(w->ex, (size_t)w->aex * sizeof *w->ex);
+	}
+	w->ex[w->nex++] = (struct expect){frame, kind, line};
+}
+
+/* Queue a prepared statement with the parameters in w->pb. */
+static void send_prep(struct pgw *w, const char *stmt, int frame, int kind, int line)
+{
+	if (!PQsendQueryPrepared(w->conn, stmt, w->pb.n, pb_vals(&w->pb), NULL, NULL, 0))
+		pgw_conn_die(w, "send a statement");
+	expect_push(w, frame, kind, line);
+	if (w->nex >= SEGMENT)
+		pgw_segment_end(w);
+}
+
+/* Queue a bookkeeping statement: the pipeline name is its last parameter. */
+void pgw_send_book(struct pgw *w, const char *stmt, int frame, int kind)
+{
+	pb_add(&w->pb, w->o.pip->name, strlen(w->o.pip->name));
+	send_prep(w, stmt, frame, kind, -1);
+}
+
+void pgw_send_plain(struct pgw *w, const char *sql, int frame, int kind)
+{
+	if (!PQsendQueryParams(w->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+		pgw_conn_die(w, "send a statement");
+	expect_push(w, frame, kind, -1);
+}
+
+/* ------------------------------------------------------ frame -> statements */
+
+static int col_index(const struct js *js, int keytok, const struct cat_table *t)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (js_str_eq(js, keytok, t->cols[i].name))
+			return i;
+	return -1;
+}
+
+static int is_decimal(const char *s, size_t n, int allow_frac)
+{
+	size_t i = 0;
+	if (i < n && s[i] == '-')
+		i++;
+	size_t d = i;
+	while (i < n && s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i == d)
+		return 0;
+	if (i < n && s[i] == '.' && allow_frac) {
+		size_t f = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == f)
+			return 0;
+	}
+	return i == n;
+}
+
+/* Append the text parameter for value tok of column c; -1 with w->reason on bad data. */
+static int add_value(struct pgw *w, const struct cat_table *t, const struct cat_col *c, int tok)
+{
+	const struct js *js = &w->js;
+	const struct js_tok *v = &js->t[tok];
+	const char *s;
+	size_t n;
+	switch (v->type) {
+	case JS_NULL:
+		pb_null(&w->pb);
+		return 0;
+	case JS_TRUE:
+		pb_add(&w->pb, "t", 1);
+		return 0;
+	case JS_FALSE:
+		pb_add(&w->pb, "f", 1);
+		return 0;
+	case JS_STR:
+		js_str(js, tok, &w->tmp, &s, &n);
+		if (memchr(s, '\0', n)) {
+			sb_reset(&w->reason);
+			sb_addf(&w->reason, "value of \"%s\".\"%s\" contains a NUL character", t->name, c->name);
+			return -1;
+		}
+		break;
+	default:
+		s = js->src + v->off;
+		n = v->len;
+		break;
+	}
+	if (c->typid == NUMERIC_OID) {
+		/* numeric(p,0) would round a fraction silently: reject it here. */
+		int frac = c->typmod < 4 || ((c->typmod - 4) & 0xffff) > 0;
+		if (!is_decimal(s, n, frac)) {
+			sb_reset(&w->reason);
+			sb_addf(&w->reason, "value of numeric column \"%s\".\"%s\" is not a decimal %s: %.*s",
+				t->name, c->name, frac ? "number" : "integer", (int)(n > 100 ? 100 : n), s);
+			return -1;
+		}
+	}
+	pb_add(&w->pb, s, n);
+	return 0;
+}
+
+static int reject(struct pgw *w, const char *fmt, const char *a, const char *b)
+{
+	w->reject_kind = FR_REJ_SCHEMA;
+	sb_reset(&w->reason);
+	sb_addf(&w->reason, fmt, a, b);
+	return -1;
+}
+
+/*
+ * Build the key parameters (primary-key order) of a put/del line from its
+ * key object into w->pb; the key must name exactly the key columns.
+ */
+static int key_params(struct pgw *w, const struct cat_table *t, int key)
+{
+	const struct js *js = &w->js;
+	int want[64], *idx = t->npk <= 64 ? want : xcalloc((size_t)t->npk, sizeof *idx);
+	int rc = 0;
+	for (int k = 0; k < t->npk; k++)
+		idx[k] = -1;
+	int m = key + 1;
+	for (uint32_t i = 0; i < js->t[key].n; i++, m = (int)js->t[m + 1].next) {
+		int c = col_index(js, m, t);
+		if (c < 0 || !t->cols[c].pkpos) {
+			const char *s;
+			size_t n;
+			js_str(js, m, &w->tmp, &s, &n);
+			sb_reset(&w->reason);
+			sb_addf(&w->reason, "key of \"%s\" names \"%.*s\", which is not a primary-key column",
+				t->name, (int)n, s);
+			rc = -1;
+			goto out;
+		}
+		if (idx[t->cols[c].pkpos - 1] >= 0) {
+			rc = reject(w, "key of \"%s\" names \"%s\" twice", t->name, t->cols[c].name);
+			goto out;
+		}
+		idx[t->cols[c].pkpos - 1] = m + 1;
+	}
+	pb_reset(&w->pb);
+	for (int k = 0; k < t->npk; k++) {
+		if (idx[k] < 0) {
+			rc = reject(w, "key of \"%s\" lacks column \"%s\"", t->name, t->cols[t->pk[k]].name);
+			goto out;
+		}
+		if (js->t[idx[k]].type == JS_NULL) {
+			rc = reject(w, "key of \"%s\" has null for \"%s\"", t->name, t->cols[t->pk[k]].name);
+			goto out;
+		}
+		if ((rc = add_value(w, t, &t->cols[t->pk[k]], idx[k])) < 0)
+			goto out;
+	}
+out:
+	if (idx != want)
+		free(idx);
+	return rc;
+}
+
+/* Build the row parameters (attnum order) of a put line; check the key agrees. */
+static int row_params(struct pgw *w, const struct cat_table *t, int key, int row)
+{
+	const struct js *js = &w->js;
+	int stackv[128], *vt = t->ncols <= 128 ? stackv : xcalloc((size_t)t->ncols, sizeof *vt);
+	int rc = 0;
+	for (int i = 0; i < t->ncols; i++)
+		vt[i] = -1;
+	int m = row + 1;
+	for (uint32_t i = 0; i < js->t[row].n; i++, m = (int)js->t[m + 1].next) {
+		int c = col_index(js, m, t);
+		if (c < 0) {
+			const char *s;
+			size_t n;
+			js_str(js, m, &w->tmp, &s, &n);
+			sb_reset(&w->reason);
+			sb_addf(&w->reason, "table \"%s\" has no column \"%.*s\"", t->name, (int)n, s);
+			rc = -1;
+			goto out;
+		}
+		if (vt[c] >= 0) {
+			rc = reject(w, "row of \"%s\" names \"%s\" twice", t->name, t->cols[c].name);
+			goto out;
+		}
+		vt[c] = m + 1;
+	}
+	/* Key first (also validates it), compared with the row's key columns below. */
+	if ((rc = key_params(w, t, key)) < 0)
+		goto out;
+	struct sb keyvals = SB_INIT;
+	sb_add(&keyvals, w->pb.b.buf, w->pb.b.len);
+	size_t koff = 0;
+	pb_reset(&w->pb);
+	for (int i = 0; i < t->ncols; i++) {
+		if (vt[i] < 0) {
+			rc = reject(w, "row of \"%s\" lacks column \"%s\"", t->name, t->cols[i].name);
+			break;
+		}
+		if ((rc = add_value(w, t, &t->cols[i], vt[i])) < 0)
+			break;
+	}
+	for (int k = 0; rc == 0 && k < t->npk; k++) {
+		int c = t->pk[k];
+		const char *kv = keyvals.buf + koff;
+		size_t off = w->pb.off[c];
+		if (off == (size_t)-1 || strcmp(kv, w->pb.b.buf + off)) {
+			rc = reject(w, "key of \"%s\" differs from the row's \"%s\"", t->name, t->cols[c].name);
+			break;
+		}
+		koff += strlen(kv) + 1;
+	}
+	sb_free(&keyvals);
+out:
+	if (vt != stackv)
+		free(vt);
+	return rc;
+}
+
+static void note_block(struct pgw *w, int64_t bn)
+{
+	if (bn < w->min_new_block)
+		w->min_new_block = bn;
+}
+
+static void send_block(struct pgw *w, int fi, int64_t bn, const char *hash, size_t hn)
+{
+	pb_reset(&w->pb);
+	pb_i64(&w->pb, bn);
+	pb_add(&w->pb, hash, hn);
+	pgw_send_book(w, "pgw_jb", fi, K_CMD);
+	note_block(w, bn);
+}
+
+/* Append s as an element of a text[] literal being built in a. */
+static void ja_elem(struct sb *a, const char *s, size_t n)
+{
+	sb_addc(a, a->len ? ',' : '{');
+	if (!s) {
+		sb_adds(a, "NULL");
+		return;
+	}
+	sb_grow(a, n + 2);
+	sb_addc(a, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			sb_addc(a, '\\');
+		sb_addc(a, s[i]);
+	}
+	sb_addc(a, '"');
+}
+
+/* Send the pending journal entries (if any) as one INSERT. */
+static void ja_flush(struct pgw *w)
+{
+	if (!w->ja_n)
+		return;
+	pb_reset(&w->pb);
+	pb_add(&w->pb, w->ja_hash.buf, w->ja_hash.len);
+	sb_addc(&w->ja_tbl, '}');
+	sb_addc(&w->ja_key, '}');
+	sb_addc(&w->ja_before, '}');
+	pb_add(&w->pb, w->ja_tbl.buf, w->ja_tbl.len);
+	pb_add(&w->pb, w->ja_key.buf, w->ja_key.len);
+	pb_add(&w->pb, w->ja_before.buf, w->ja_before.len);
+	pb_i64(&w->pb, w->ja_bn);
+	sb_reset(&w->ja_tbl);
+	sb_reset(&w->ja_key);
+	sb_reset(&w->ja_before);
+	w->ja_n = 0;
+	pgw_send_book(w, "pgw_je", w->ja_fi, K_CMD);
+}
+
+/* Queue a journal entry (hash, table, key text, before text|NULL). */
+static void send_entry(struct pgw *w, int fi, int64_t bn, const char *hash, size_t hn, int tab, int key, int before)
+{
+	const struct js *js = &w->js;
+	const char *s;
+	size_t n;
+	if (w->ja_n && (w->ja_fi != fi || w->ja_hash.len != hn || memcmp(w->ja_hash.buf, hash, hn)))
+		ja_flush(w);
+	if (!w->ja_n) {
+		sb_reset(&w->ja_hash);
+		sb_add(&w->ja_hash, hash, hn);
+		w->ja_fi = fi;
+		w->ja_bn = bn;
+	}
+	js_str(js, tab, &w->tmp, &s, &n);
+	ja_elem(&w->ja_tbl, s, n);
+	ja_elem(&w->ja_key, js->src + js->t[key].off, js->t[key].len);
+	if (js->t[before].type == JS_NULL)
+		ja_elem(&w->ja_before, NULL, 0);
+	else
+		ja_elem(&w->ja_before, js->src + js->t[before].off, js->t[before].len);
+	w->ja_n++;
+}
+
+/* Queue every statement of frame fi.  -1 (w->reason set) if the frame cannot be applied. */
+int pgw_send_frame(struct pgw *w, int fi)
+{
+	struct frame *f = &w->fr[fi];
+	struct js *js = &w->js;
+	char name[64];
+	int journal_befores = f->type == FR_KIND_BLOCK && !f->has_undo;
+	struct sb last = SB_INIT; /* hash of the journal block last inserted by this frame */
+	w->ja_n = 0;		  /* nothing left over from a frame that failed to queue */
+	sb_reset(&w->ja_tbl);
+	sb_reset(&w->ja_key);
+	sb_reset(&w->ja_before);
+
+	if (w->o.pip->work_table) {
+		pb_reset(&w->pb);
+		pb_i64(&w->pb, f->driver_id);
+		send_prep(w, "pgw_wt", fi, K_CMD, -1);
+	}
+	/* A block at or below the transaction's last `finalized` would be pruned
+	 * before COMMIT anyway: in catch-up most are, so they are not journaled. */
+	int journal_frame_block = f->has_block && f->block_number > w->batch_fin;
+	if (!journal_frame_block)
+		journal_befores = 0;
+	if (f->type != FR_KIND_REVERT && journal_frame_block) {
+		send_block(w, fi, f->block_number, f->hash.buf, f->hash.len);
+		sb_add(&last, f->hash.buf, f->hash.len);
+	}
+	for (size_t li = 1; li + 1 < f->nl && !w->failed; li++) {
+		size_t len;
+		const char *line = pgw_frame_line(f, li, &len);
+		if (js_parse(js, line, len) < 0)
+			die_code(EXIT_SOFTWARE, "unable to re-parse a buffered line: %s", err_msg());
+		int op = js_get(js, 0, "op");
+		int tab = js_get(js, 0, "table"), key = js_get(js, 0, "key"), before = js_get(js, 0, "before");
+		if (js_str_eq(js, op, "undo")) {
+			int64_t bn;
+			const char *hs;
+			size_t hn;
+			js_u63(js, js_get(js, 0, "block_number"), &bn);
+			if (bn <= w->batch_fin)
+				continue; /* pruned before COMMIT anyway */
+			js_str(js, js_get(js, 0, "block_hash"), &w->tmp2, &hs, &hn);
+			if (hn != last.len || memcmp(hs, last.buf, hn)) {
+				sb_reset(&last);
+				sb_add(&last, hs, hn);
+				send_block(w, fi, bn, last.buf, last.len);
+			}
+			send_entry(w, fi, bn, last.buf, last.len, tab, key, before);
+			continue;
+		}
+		const char *tn;
+		size_t tl;
+		js_str(js, tab, &w->tmp, &tn, &tl);
+		struct cat_table *t = pgw_get_table(w, tn, tl, 0);
+		if (!t || t->state != 1) {
+			w->reject_kind = FR_REJ_SCHEMA;
+			sb_reset(&w->reason);
+			sb_adds(&w->reason, t && t->reason ? t->reason : "table not looked up");
+			sb_free(&last);
+			return -1;
+		}
+		int is_put = js_str_eq(js, op, "put");
+		if (key_params(w, t, key) < 0) {
+			sb_free(&last);
+			return -1;
+		}
+		if (w->o.verify_before) {
+			snprintf(name, sizeof name, "pgw_sel_%d", t->id);
+			send_prep(w, name, fi, K_VERIFY, (int)li);
+			if (w->failed)
+				break;
+			/* send_prep may have ended a segment: the tokens in w->js are intact
+			 * (verification parses into w->js2), but the parameters must be rebuilt. */
+			if (!is_put && key_params(w, t, key) < 0) {
+				sb_free(&last);
+				return -1;
+			}
+		}
+		if (is_put) {
+			if (row_params(w, t, key, js_get(js, 0, "row")) < 0) {
+				sb_free(&last);
+				return -1;
+			}
+			snprintf(name, sizeof name, "pgw_put_%d", t->id);
+		} else {
+			snprintf(name, sizeof name, "pgw_del_%d", t->id);
+		}
+		send_prep(w, name, fi, K_CMD, (int)li);
+		if (journal_befores && !w->failed && f->has_block)
+			send_entry(w, fi, f->block_number, f->hash.buf, f->hash.len, tab, key, before);
+	}
+	sb_free(&last);
+	if (!w->failed)
+		ja_flush(w);
+	w->ja_n = 0;
+	sb_reset(&w->ja_tbl);
+	sb_reset(&w->ja_key);
+	sb_reset(&w->ja_before);
+	if (w->failed)
+		return 0;
+	if (f->type == FR_KIND_REVERT) {
+		pb_reset(&w->pb);
+		pb_add(&w->pb, f->hash.buf, f->hash.len);
+		pgw_send_book(w, "pgw_rv", fi, K_CMD);
+	}
+	/* The journal is pruned once per transaction, at its last frame (tx_run). */
+	return 0;
+}
+
+/* Prune the journal up to the transaction's highest `finalized`, if that can delete anything. */
+void pgw_send_prune(struct pgw *w, int fi)
+{
+	if (w->batch_fin < 0 || (w->batch_fin <= w->prune_fin && w->min_new_block > w->batch_fin))
+		return;
+	pb_reset(&w->pb);
+	pb_i64(&w->pb, w->batch_fin);
+	/* Blocks journaled since the last prune may lie below it (a catch-up of
+	 * old blocks): then scan from the lowest of those. */
+	int64_t lo = w->prune_fin;
+	if (w->min_new_block <= lo)
+		lo = w->min_new_block - 1;
+	pb_i64(&w->pb, lo);
+	pgw_send_book(w, "pgw_fin", fi, K_CMD);
+	w->prune_fin = w->batch_fin;
+	w->min_new_block = INT64_MAX;
+}
+
+/* Compare the current row (result of pgw_sel_N) with the line's before image. */
+static int verify_row(struct pgw *w, const PGresult *r, int fi, int li)
+{
+	struct js *js = &w->js2;
+	size_t len;
+	const char *line = pgw_frame_line(&w->fr[fi], (size_t)li, &len);
+	const char *s;
+	size_t n;
+	if (js_parse(js, line, len) < 0)
+		die_code(EXIT_SOFTWARE, "unable to re-parse a buffered line: %s", err_msg());
+	int before = js_get(js, 0, "before"), key = js_get(js, 0, "key");
+	js_str(js, js_get(js, 0, "table"), &w->tmp2, &s, &n);
+	const struct cat_table *t = pgw_get_table(w, s, n, 0);
+	w->reject_kind = FR_REJ_INVARIANT;
+	sb_reset(&w->reason);
+	sb_addf(&w->reason, "--verify-before: row of \"%s\" with key ", t->name);
+	sb_add_jraw(&w->reason, js, key);
+	if (js->t[before].type == JS_NULL) {
+		if (PQntuples(r) == 0)
+			return 0;
+		sb_adds(&w->reason, " exists, but its before image is null");
+		return -1;
+	}
+	if (PQntuples(r) == 0) {
+		sb_adds(&w->reason, " is absent, but its before image is not null");
+		return -1;
+	}
+	int seen = 0;
+	int m = before + 1;
+	for (uint32_t i = 0; i < js->t[before].n; i++, m = (int)js->t[m + 1].next) {
+		int c = -1;
+		for (int k = 0; k < t->ncols && c < 0; k++)
+			if (js_str_eq(js, m, t->cols[k].name))
+				c = k;
+		int v = m + 1;
+		if (c < 0) {
+			sb_adds(&w->reason, ": before image names an unknown column");
+			return -1;
+		}
+		seen++;
+		int isnull = PQgetisnull(r, 0, c);
+		const char *dv = PQgetvalue(r, 0, c);
+		int eq;
+		switch (js->t[v].type) {
+		case JS_NULL:
+			eq = isnull;
+			break;
+		case JS_TRUE:
+			eq = !isnull && !strcmp(dv, "t");
+			break;
+		case JS_FALSE:
+			eq = !isnull && !strcmp(dv, "f");
+			break;
+		case JS_STR:
+			js_str(js, v, &w->tmp2, &s, &n);
+			eq = !isnull && strlen(dv) == n && !memcmp(dv, s, n);
+			break;
+		default:
+			eq = !isnull && strlen(dv) == js->t[v].len && !memcmp(dv, js->src + js->t[v].off, js->t[v].len);
+			break;
+		}
+		if (!eq) {
+			sb_addf(&w->reason, ": column \"%s\" is ", t->cols[c].name);
+			cat_add_value(&w->reason, &t->cols[c], dv, isnull);
+			sb_adds(&w->reason, " in the database, the before image says ");
+			sb_add_jraw(&w->reason, js, v);
+			return -1;
+		}
+	}
+	if (seen != t->ncols) {
+		sb_adds(&w->reason, ": before image does not list every column");
+		return -1;
+	}
+	return 0;
+}
