@@ -1,46 +1,60 @@
 # tests/pglib.sh -- a throwaway PostgreSQL cluster for one test script.
 #
-#   . "$(dirname "$0")/pglib.sh"; pg_start
+#   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/pglib.sh"; pg_start
 #
-# initdb + postgres in $TEST_DIR/pg, listening only on a Unix socket there,
-# as the 'postgres' user when we are root (PostgreSQL refuses to run as root).
-# Exports PGHOST PGPORT PGDATABASE PGUSER so every program and psql find it;
-# the cluster is stopped when the test script exits.
+# initdb + postgres in $PG_DIR ($TEST_DIR/pg), listening only on a Unix
+# socket there, as the 'postgres' user when we are root (PostgreSQL refuses to
+# run as root): scripts/pg-tmp.sh, shared with scripts/demo and
+# scripts/bench-live.  Run with fsync, synchronous_commit and full_page_writes
+# off (the data is thrown away).  Exports PGHOST PGPORT PGDATABASE PGUSER so
+# every program and psql find it; the cluster is stopped (immediate) when the
+# test script exits.  PL_TEST_PGPORT overrides the port (default from $$).
+#
+# Also: pg_stop, pg_start_again, pg_wait_checkpoint, pg_sql, pg_bindir (prints the server binaries' directory),
+# _pg_as CMD... (as the postgres user when root), $PG_BINDIR.
+
+. "${SRC:?source tests/lib.sh before tests/pglib.sh}/scripts/pg-tmp.sh"
 
 pg_bindir() {
-	local d
-	d=$(pg_config --bindir 2>/dev/null)
-	if [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then echo "$d"; return; fi
-	for d in /usr/lib/postgresql/*/bin; do
-		[ -x "$d/pg_ctl" ] && { echo "$d"; return; }
-	done
-	return 1
+	pgtmp_bindir && echo "$PGTMP_BINDIR"
 }
 
 _pg_as() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+	pgtmp_as "$@"
 }
 
 pg_start() {
-	local bindir
-	bindir=$(pg_bindir) || skip_all "no PostgreSQL server binaries (run scripts/setup)"
+	pgtmp_bindir || skip_all "no PostgreSQL server binaries (run scripts/setup)"
+	PG_BINDIR=$PGTMP_BINDIR
 	PG_DIR=$TEST_DIR/pg
-	mkdir -p "$PG_DIR"
-	if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR"; fi
 	PGPORT=${PL_TEST_PGPORT:-$((20000 + $$ % 20000))}
-	_pg_as "$bindir/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --locale=C >"$TEST_DIR/initdb.log" 2>&1 ||
-		{ cat "$TEST_DIR/initdb.log" >&2; return 1; }
-	_pg_as "$bindir/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-		-o "-k $PG_DIR -p $PGPORT -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
-	PG_BINDIR=$bindir
-	export PGHOST=$PG_DIR PGPORT PGUSER=postgres PGDATABASE=postgres
+	pgtmp_init "$PG_DIR" || return 1
 	test_when_finished "pg_stop"
+	pg_start_again
+}
+
+# Start the (stopped) cluster of pg_start again, with the same settings.
+pg_start_again() {
+	pgtmp_start "$PG_DIR" "$PGPORT" fsync=off synchronous_commit=off full_page_writes=off
+}
+
+# pg_wait_checkpoint SEQ [PIPELINE]: until the pipeline's checkpoint (the
+# only one, without PIPELINE) reaches SEQ; 120 s at most.
+pg_wait_checkpoint() {
+	local i=0 s where=""
+	[ -n "${2:-}" ] && where=" WHERE pipeline = '$2'"
+	while [ $i -lt 1200 ]; do
+		s=$(pg_sql -c "SELECT max(seq) FROM pl_checkpoint$where" 2>/dev/null)
+		[ -n "$s" ] && [ "$s" -ge "$1" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "timed out waiting for checkpoint seq $1${2:+ of $2} (at '$s')"
+	return 1
 }
 
 pg_stop() {
-	[ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR/data" ] &&
-		_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
+	[ -n "${PG_DIR:-}" ] && pgtmp_stop "$PG_DIR" immediate
 	return 0
 }
 

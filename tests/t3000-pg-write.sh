@@ -41,11 +41,6 @@ state() {
 }
 
 # Start the cluster again after a test stopped it (same options as pg_start).
-pg_restart() {
-	_pg_as "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-		-o "-k $PG_DIR -p $PGPORT -c listen_addresses='' -c fsync=off" start >/dev/null
-}
-
 # wait_for FILE PATTERN: until FILE contains PATTERN (10 s at most).
 wait_for() {
 	local i=0
@@ -284,12 +279,12 @@ test_expect_success 'the database dies mid-run: exit 75, committed frames stay' 
 	p=$!
 	exec 3>in.fifo &&
 	head -n 8 "$F1" >&3 && wait_for out "\"seq\":2" &&
-	runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null &&
+	pg_stop &&
 	tail -n +9 "$F1" >&3 && exec 3>&- &&
 	{ wait $p; rc=$?; } ; { test $rc = 75 || { echo "exit $rc"; cat err; false; }; } &&
 	grep -q "^pg-write: fatal: unable to" err &&
 	acks 1 2 >expect && test_cmp expect out &&
-	pg_restart &&
+	pg_start_again &&
 	pg_sql -c "SELECT seq FROM pl_checkpoint" >got && echo 2 >expect && test_cmp expect got &&
 	pg-write --no-work-table <"$F1" >out && acks 1 2 3 4 >expect && test_cmp expect out
 '

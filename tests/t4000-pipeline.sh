@@ -9,18 +9,7 @@
 pg_start
 export PL_TEST_NO_SLEEP=1
 
-# wait_for_seq N: until pl_checkpoint reaches seq N (at most 60 s)
-wait_for_seq() {
-	i=0
-	while [ $i -lt 600 ]; do
-		s=$(pg_sql -c "SELECT seq FROM pl_checkpoint" 2>/dev/null)
-		[ -n "$s" ] && [ "$s" -ge "$1" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "timed out waiting for seq $1 (at '$s')"
-	return 1
-}
+wait_for_seq() { pg_wait_checkpoint "$1"; }
 
 last_seq() { grep '"op":"begin"' "$1" | tail -n 1 | sed 's/.*"seq":\([0-9]*\).*/\1/'; }
 

@@ -15,18 +15,7 @@ export PL_TEST_NO_SLEEP=1
 
 # checkpoint_of PIPELINE: its checkpoint's seq (empty if none)
 checkpoint_of() { pg_sql -c "SELECT seq FROM pl_checkpoint WHERE pipeline = '$1'"; }
-# wait_for PIPELINE SEQ: until the pipeline's checkpoint reaches SEQ (at most 120 s)
-wait_for() {
-	local i=0 s
-	while [ $i -lt 1200 ]; do
-		s=$(checkpoint_of "$1" 2>/dev/null)
-		[ -n "$s" ] && [ "$s" -ge "$2" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "timed out waiting for $1 to reach seq $2 (at '$s')"
-	return 1
-}
+wait_for() { pg_wait_checkpoint "$2" "$1"; }
 # start NAME ARGS...: a supervisor in the background (pid in NAME.pid)
 start() {
 	local name=$1
