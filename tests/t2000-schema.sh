@@ -30,10 +30,11 @@ test_expect_success 'migrations apply and are recorded' '
 	pl-migrate: applied 005-archive
 	pl-migrate: applied 006-journal-fast
 	pl-migrate: applied 007-pipelines
+	pl-migrate: applied 009-work-guard
 	EOT
 	test_cmp expect out &&
 	pg_sql -c "SELECT version, name FROM pl_schema_version ORDER BY 1" >out &&
-	printf "1|001-producer\n2|002-state\n3|003-notify\n4|004-processor\n5|005-archive\n6|006-journal-fast\n7|007-pipelines\n" >expect &&
+	printf "1|001-producer\n2|002-state\n3|003-notify\n4|004-processor\n5|005-archive\n6|006-journal-fast\n7|007-pipelines\n9|009-work-guard\n" >expect &&
 	test_cmp expect out
 '
 
@@ -41,7 +42,7 @@ test_expect_success 'a second run applies nothing' '
 	pl-migrate >out &&
 	echo "pl-migrate: database is up to date" >expect &&
 	test_cmp expect out &&
-	test "$(pg_sql -c "SELECT count(*) FROM pl_schema_version")" = 7
+	test "$(pg_sql -c "SELECT count(*) FROM pl_schema_version")" = 8
 '
 
 test_expect_success 'each migration file is itself idempotent' '

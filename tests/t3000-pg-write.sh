@@ -179,7 +179,7 @@ test_expect_success 'a deferred constraint failing at COMMIT: the batch is split
 '
 
 test_expect_success 'malformed line: exit 65 naming the line; frames before it committed' '
-	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
 	bad_frames "{\"op\":\"put\",\"table\":" >in &&
 	test_must_fail --code 65 pg-write <in >out 2>err &&
 	grep -q "^pg-write: fatal: unable to parse delta frame at line 6: " err &&
@@ -190,7 +190,7 @@ test_expect_success 'malformed line: exit 65 naming the line; frames before it c
 '
 
 test_expect_success 'EOF inside a frame: the partial frame is discarded, exit 0' '
-	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
 	pg_sql -c "DELETE FROM \"Bids\" WHERE round_address IN ('\''0xr8'\'', '\''0xr9'\'')" &&
 	bad_frames "" | head -n 5 >in &&
 	pg-write <in >out 2>err &&

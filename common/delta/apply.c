@@ -178,6 +178,17 @@ static void add_begin(struct dl *dl, struct sb *out)
 	fr_add_begin(out, dl->f_driver, dl->f_seq, dl->kind, dl->f_block < 0 ? 0 : dl->f_block, hash);
 	sb_adds(out, ",\"finalized\":");
 	sb_add_u64(out, dl->finalized);
+	/* The checkpoint this frame builds on: pg-write commits it only on top
+	 * of exactly that checkpoint (a stale state never commits). */
+	if (dl->have_cp) {
+		sb_adds(out, ",\"after\":{\"driver_id\":");
+		sb_add_i64(out, dl->cp_driver);
+		sb_adds(out, ",\"seq\":");
+		sb_add_i64(out, dl->cp_seq);
+		sb_addc(out, '}');
+	} else {
+		sb_adds(out, ",\"after\":null");
+	}
 	fr_close_obj(out);
 }
 

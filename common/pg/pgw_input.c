@@ -26,6 +26,8 @@ static void frame_reset(struct frame *f)
 	sb_reset(&f->hash);
 	f->nl = 0;
 	f->has_fin = f->has_block = f->has_undo = f->skipped = 0;
+	f->has_after = f->after_none = 0;
+	f->after_driver = f->after_seq = 0;
 	f->finalized = f->block_number = 0;
 }
 
@@ -114,6 +116,15 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		if ((tt = opt_u63(js, 0, "finalized", &f->finalized)) < 0)
 			return parse_err(w, "%s", "invalid \"finalized\"");
 		f->has_fin = tt;
+		int at = js_get(js, 0, "after");
+		if (at >= 0) {
+			f->has_after = 1;
+			if (js->t[at].type == JS_NULL)
+				f->after_none = 1;
+			else if (js->t[at].type != JS_OBJ || js_u63(js, js_get(js, at, "driver_id"), &f->after_driver) < 0 ||
+				 js_u63(js, js_get(js, at, "seq"), &f->after_seq) < 0)
+				return parse_err(w, "%s", "invalid \"after\" (null, or an object with driver_id and seq)");
+		}
 		frame_add_line(f, line, len);
 		w->in_frame = 1;
 		return 0;

@@ -94,6 +94,9 @@ struct frame {
 	uint64_t line0; /* input line number of the begin line */
 	int64_t driver_id, seq, finalized, block_number;
 	int has_fin, has_block, has_undo, skipped;
+	/* "after": the checkpoint the frame builds on (has_after 0: not said) */
+	int has_after, after_none;
+	int64_t after_driver, after_seq;
 	int type;	/* enum fr_kind */
 	struct sb hash; /* begin line's block_hash */
 };
@@ -123,6 +126,7 @@ struct pgw {
 	struct lr lr;
 	struct js js, js2;
 	struct sb tmp, tmp2, reason, out, sql, badline;
+	struct sb work_label; /* "work_table", for the guard's messages */
 	struct pbuf pb;
 	struct expect *ex;
 	int nex, aex;
@@ -140,6 +144,7 @@ struct pgw {
 	int64_t ja_bn;
 	long commits, die_after;
 	int reject_kind; /* enum fr_reject_kind of the reason */
+	int stale;	 /* the failed frame builds on another checkpoint: restart, do not quarantine */
 };
 
 /* ----------------------------------------------------------- pgw_input.c */

@@ -6,6 +6,7 @@
  * the undo journal entries, --verify-before, and the pipeline-mode
  * helpers.  The transactions around them are pgwrite.c's.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +153,14 @@ static void set_reason_from(struct pgw *w, const PGresult *r)
 {
 	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	/* class 42: the frame names tables or columns the database does not have */
-	w->reject_kind = st && !strncmp(st, "42", 2) ? FR_REJ_SCHEMA : FR_REJ_INVARIANT;
+	/* class 42: the frame names tables or columns the database does not
+	 * have; PLM01/PLI01: the work-item guard (sql/009-work-guard.sql) */
+	if (st && !strncmp(st, "42", 2))
+		w->reject_kind = FR_REJ_SCHEMA;
+	else if (st && !strcmp(st, "PLM01"))
+		w->reject_kind = FR_REJ_MISSING;
+	else
+		w->reject_kind = FR_REJ_INVARIANT;
 	const char *d = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 	sb_reset(&w->reason);
 	sb_adds(&w->reason, m ? m : PQresultErrorMessage(r));
@@ -542,6 +549,9 @@ int pgw_send_frame(struct pgw *w, int fi)
 	if (w->o.pip->work_table) {
 		pb_reset(&w->pb);
 		pb_i64(&w->pb, f->driver_id);
+		pb_i64(&w->pb, f->seq);
+		pb_add(&w->pb, w->work_label.buf, w->work_label.len);
+		pb_add(&w->pb, w->o.pip->order[0], strlen(w->o.pip->order[0]));
 		send_prep(w, "pgw_wt", fi, K_CMD, -1);
 	}
 	/* A block at or below the transaction's last `finalized` would be pruned

@@ -100,16 +100,33 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 		3, EXIT_CONFIG);
 	const struct pip *pp = w->o.pip;
 	if (pp->work_table) {
-		/* UPDATE work SET done = true WHERE id = $1 */
+		/*
+		 * WITH u AS (UPDATE work SET done = true WHERE id = $1 AND NOT done
+		 *            RETURNING seq)
+		 * SELECT CASE WHEN count(*) <> 1 THEN pl_fail('PLM01', ...)
+		 *             WHEN min(seq) <> $2 THEN pl_fail('PLI01', ...) END FROM u
+		 * A frame marks only an unprocessed item of its own seq; otherwise
+		 * the error aborts the transaction (sql/009-work-guard.sql).
+		 */
+		struct sb tn = SB_INIT;
+		sb_addf(&w->work_label, "\"%s\"", pp->work_table);
+		cat_add_ident(&tn, conn, pp->work_table);
 		sb_reset(&w->sql);
-		sb_adds(&w->sql, "UPDATE ");
-		cat_add_ident(&w->sql, conn, pp->work_table);
-		sb_adds(&w->sql, " SET ");
+		sb_addf(&w->sql, "WITH u AS (UPDATE %s SET ", tn.buf);
 		cat_add_ident(&w->sql, conn, pp->done_column);
 		sb_adds(&w->sql, " = true WHERE ");
 		cat_add_ident(&w->sql, conn, pp->id_column);
-		sb_adds(&w->sql, " = $1");
-		prepare_or_die(conn, "pgw_wt", w->sql.buf, 1, EXIT_CONFIG);
+		sb_adds(&w->sql, " = $1::bigint AND NOT ");
+		cat_add_ident(&w->sql, conn, pp->done_column);
+		sb_adds(&w->sql, " RETURNING ");
+		cat_add_ident(&w->sql, conn, pp->order[0]);
+		sb_adds(&w->sql, "::bigint AS s) SELECT CASE WHEN count(*) <> 1 THEN pl_fail('PLM01', 'work item ' || $1::bigint"
+				 " || ' is not an unprocessed row of work table ' || $3::text)"
+				 " WHEN min(s) <> $2::bigint THEN pl_fail('PLI01', 'work item ' || $1::bigint || ' has ' || $4::text"
+				 " || ' ' || min(s) || ' in work table ' || $3::text || ', the frame says seq ' || $2::bigint)"
+				 " END FROM u");
+		sb_free(&tn);
+		prepare_or_die(conn, "pgw_wt", w->sql.buf, 4, EXIT_CONFIG);
 	}
 	return w;
 }
@@ -142,6 +159,7 @@ void pgw_free(struct pgw *w)
 	sb_free(&w->out);
 	sb_free(&w->sql);
 	sb_free(&w->badline);
+	sb_free(&w->work_label);
 	pb_free(&w->pb);
 	free(w->ex);
 	free(w);
@@ -154,9 +172,28 @@ void pgw_free(struct pgw *w)
  * TX_FAIL: rolled back, *bad = the frame that failed, w->reason says why.
  * TX_COMMIT_FAIL: COMMIT itself failed (a deferred constraint).
  */
+/* Does frame f build on the checkpoint (have, cd, cs)?  Frames that do not say: yes. */
+static int builds_on(const struct frame *f, int have, int64_t cd, int64_t cs)
+{
+	if (!f->has_after)
+		return 1;
+	if (f->after_none)
+		return !have;
+	return have && f->after_driver == cd && f->after_seq == cs;
+}
+
+static void add_checkpoint(struct sb *sb, int have, int64_t d, int64_t s)
+{
+	if (have)
+		sb_addf(sb, "driver_id %" PRId64 " seq %" PRId64, d, s);
+	else
+		sb_adds(sb, "none");
+}
+
 static int tx_run(struct pgw *w, int first, int n, int *bad)
 {
 	w->failed = 0;
+	w->stale = 0;
 	w->nex = 0;
 	if (!PQenterPipelineMode(w->conn))
 		pgw_conn_die(w, "enter pipeline mode");
@@ -172,13 +209,25 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 	for (int i = first; i < first + n; i++)
 		if (w->fr[i].has_fin && w->fr[i].finalized > w->batch_fin)
 			w->batch_fin = w->fr[i].finalized;
-	int applied = 0, local_frame = -1;
+	int applied = 0, local_frame = -1, local_stale = 0;
 	struct sb local_reason = SB_INIT;
 	for (int i = first; i < first + n && !w->failed; i++) {
 		struct frame *f = &w->fr[i];
 		f->skipped = have && (f->seq < cs || (f->seq == cs && f->driver_id <= cd));
 		if (f->skipped)
 			continue;
+		if (!builds_on(f, have, cd, cs)) {
+			/* Computed from a state this database no longer has (a standby
+			 * that took over, a formation restarted behind another writer):
+			 * committing it would write wrong rows. */
+			local_frame = i;
+			local_stale = 1;
+			sb_adds(&local_reason, "it builds on checkpoint ");
+			add_checkpoint(&local_reason, !f->after_none, f->after_driver, f->after_seq);
+			sb_adds(&local_reason, " but the database's checkpoint is ");
+			add_checkpoint(&local_reason, have, cd, cs);
+			break;
+		}
 		if (pgw_send_frame(w, i) < 0) {
 			/* Statements of earlier frames may still fail on the server:
 			 * read them first, the earliest failure is the one to report. */
@@ -216,6 +265,7 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		w->failed = 1;
 		w->fail_frame = local_frame;
 		w->fail_kind = K_CMD;
+		w->stale = local_stale;
 		sb_reset(&w->reason);
 		sb_add(&w->reason, local_reason.buf, local_reason.len);
 	}
@@ -293,12 +343,19 @@ static void apply_batch(struct pgw *w, int first, int n)
 		return;
 	case TX_FAIL: {
 		struct sb why = SB_INIT;
+		int stale = w->stale;
 		sb_add(&why, w->reason.buf, w->reason.len);
 		if (bad > first)
 			apply_batch(w, first, bad - first);
 		sb_reset(&w->reason);
 		sb_add(&w->reason, why.buf, why.len);
 		sb_free(&why);
+		if (stale)
+			die_code(EXIT_TEMPFAIL,
+				"unable to apply the frame of driver_id %" PRId64 " seq %" PRId64
+				" (input line %" PRIu64 "): %s; the state it was computed from is stale "
+				"(restart the pipeline from a fresh snapshot)",
+				w->fr[bad].driver_id, w->fr[bad].seq, w->fr[bad].line0, w->reason.buf);
 		reject_frame(w, bad);
 	}
 	case TX_COMMIT_FAIL:
