@@ -85,6 +85,9 @@ struct dev {
 	const char *type; /* as given (NewBlock stays NewBlock) */
 	char block_hash[U256_HEX_MAX], start_hash[U256_HEX_MAX], end_hash[U256_HEX_MAX],
 		vault[U256_HEX_MAX];
+	/* pl_prev: the work item just before this one (pg-listen); copied to the frame */
+	int has_prev, prev_none;
+	int64_t prev_driver, prev_seq;
 };
 
 static struct pgf fetch;
@@ -163,6 +166,13 @@ static int parse_dev(struct js *js, struct sb *tmp, const char *line, size_t len
 	if (!d->type)
 		return error("unknown type %.*s", (int)(js->t[t].len > 64 ? 64 : js->t[t].len),
 			js->src + js->t[t].off);
+	int p = js_get(js, 0, "pl_prev");
+	d->has_prev = p >= 0;
+	d->prev_none = p >= 0 && js->t[p].type == JS_NULL;
+	if (d->has_prev && !d->prev_none &&
+		(js->t[p].type != JS_OBJ || js_u63(js, js_get(js, p, "driver_id"), &d->prev_driver) < 0 ||
+			js_u63(js, js_get(js, p, "seq"), &d->prev_seq) < 0))
+		return error("'pl_prev' is not null or an object with driver_id and seq");
 	if (d->kind != K_CATCHUP)
 		return get_felt(js, tmp, "block_hash", d->block_hash);
 	if (get_felt(js, tmp, "start_block_hash", d->start_hash) < 0 ||
@@ -186,6 +196,15 @@ static void add_begin(struct sb *out, const struct dev *d, int64_t number, const
 	sb_adds(out, hash);
 	sb_adds(out, "\",\"timestamp\":");
 	sb_add_i64(out, ts);
+	if (d->has_prev && d->prev_none) {
+		sb_adds(out, ",\"prev\":null");
+	} else if (d->has_prev) {
+		sb_adds(out, ",\"prev\":{\"driver_id\":");
+		sb_add_i64(out, d->prev_driver);
+		sb_adds(out, ",\"seq\":");
+		sb_add_i64(out, d->prev_seq);
+		sb_addc(out, '}');
+	}
 	sb_adds(out, "}\n");
 }
 

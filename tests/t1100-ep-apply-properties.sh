@@ -114,4 +114,31 @@ test_expect_success 'CatchupVault: events of blocks already applied are not appl
 	test_cmp x y && grep -q "events $nev, ignored $((nev + 1))" err
 '
 
+# frame N of $IN with "prev" added (the work item it follows)
+with_prev() {
+	awk -v n="$1" -v prev="$2" "/\"op\":\"begin\"/{b++} b==n{ if (/\"op\":\"begin\"/) sub(/}\$/, \",\\\"prev\\\":\" prev \"}\"); print }" "$IN"
+}
+
+test_expect_success 'a frame following the item our state ends with is applied' '
+	awk "/\"op\":\"begin\"/{b++} b<=2" "$IN" >first2 &&
+	ep-apply --dump-state s2 <first2 >/dev/null &&
+	d=$(jq -r "select(.op == \"checkpoint\") | .driver_id" s2) && q=$(jq -r "select(.op == \"checkpoint\") | .seq" s2) &&
+	with_prev 3 "{\"driver_id\":$d,\"seq\":$q}" >f3 &&
+	grep -q "\"prev\":{" f3 &&
+	ep-apply --state s2 <f3 >out && grep -q "\"op\":\"end\"" out
+'
+
+test_expect_success 'a frame following an item our state has not seen: stale, exit 75, nothing written' '
+	with_prev 3 "{\"driver_id\":77,\"seq\":77}" >g3 &&
+	test_must_fail --code 75 ep-apply --state s2 --reject-file rej <g3 >out 2>err &&
+	test ! -s out && test ! -e rej &&
+	grep -q "stale state: work item [0-9]* follows item 77 (seq 77), but this state ends with item" err &&
+	with_prev 3 "null" >g1 &&
+	test_must_fail --code 75 ep-apply --state s2 <g1 2>err &&
+	grep -q "stale state: work item [0-9]* is the first, but this state has applied item" err &&
+	with_prev 3 "{\"driver_id\":1,\"seq\":1}" >h3 &&
+	test_must_fail --code 75 ep-apply <h3 2>err &&
+	grep -q "nothing was applied here yet" err
+'
+
 test_done

@@ -65,7 +65,7 @@ test_expect_success 'empty table: --once prints nothing and exits 0' '
 	test_must_be_empty out
 '
 
-test_expect_success 'backlog is drained in (sequence_index, id) order, processed rows skipped' '
+test_expect_success 'backlog is drained in (sequence_index, id) order, processed rows skipped; each line names the item before it' '
 	add_event 3 StartBlock 0x3 &&         # id 1
 	add_event 1 StartBlock 0x1 &&         # id 2
 	add_event 2 RevertBlock 0x2 &&        # id 3
@@ -76,21 +76,23 @@ test_expect_success 'backlog is drained in (sequence_index, id) order, processed
 		start_block_hash, end_block_hash) VALUES (5, \$\$CatchupVault\$\$, \$\$$TS\$\$, \$\$0x50aa\$\$, \$\$0x1\$\$, \$\$0x4\$\$)" &&
 	pg-listen --once >out &&
 	cat >expect <<-EOT &&
-	{"id":2,"sequence_index":1,"type":"StartBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x1","start_block_hash":null,"end_block_hash":null,"vault_address":null}
-	{"id":3,"sequence_index":2,"type":"RevertBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x2","start_block_hash":null,"end_block_hash":null,"vault_address":null}
-	{"id":4,"sequence_index":2,"type":"StartBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x22","start_block_hash":null,"end_block_hash":null,"vault_address":null}
-	{"id":1,"sequence_index":3,"type":"StartBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x3","start_block_hash":null,"end_block_hash":null,"vault_address":null}
-	{"id":6,"sequence_index":5,"type":"CatchupVault","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":null,"start_block_hash":"0x1","end_block_hash":"0x4","vault_address":"0x50aa"}
+	{"id":2,"sequence_index":1,"type":"StartBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x1","start_block_hash":null,"end_block_hash":null,"vault_address":null,"pl_prev":null}
+	{"id":3,"sequence_index":2,"type":"RevertBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x2","start_block_hash":null,"end_block_hash":null,"vault_address":null,"pl_prev":{"driver_id":2,"seq":1}}
+	{"id":4,"sequence_index":2,"type":"StartBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x22","start_block_hash":null,"end_block_hash":null,"vault_address":null,"pl_prev":{"driver_id":3,"seq":2}}
+	{"id":1,"sequence_index":3,"type":"StartBlock","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":"0x3","start_block_hash":null,"end_block_hash":null,"vault_address":null,"pl_prev":{"driver_id":4,"seq":2}}
+	{"id":6,"sequence_index":5,"type":"CatchupVault","timestamp":"2025-09-15T10:11:12.345678+00:00","is_processed":false,"block_hash":null,"start_block_hash":"0x1","end_block_hash":"0x4","vault_address":"0x50aa","pl_prev":{"driver_id":5,"seq":4}}
 	EOT
 	test_cmp expect out
 '
 
-test_expect_success 'lines carry the trigger payload (same keys, values and order)' '
+test_expect_success 'lines carry the trigger payload (same keys, values and order), then pl_prev' '
 	printf "LISTEN driver_events;\nINSERT INTO driver_events (sequence_index, type, block_hash) VALUES (6, \$\$StartBlock\$\$, \$\$0x6\$\$);\nSELECT 1;\n" |
 		psql -X -q -At 2>&1 | sed -n "s/^Asynchronous notification \"driver_events\" with payload \"\(.*\)\" received.*/\1/p" >payload &&
 	jq -c . payload >expect &&
 	pg-listen --once --after-seq 5 >out &&
-	test_cmp expect out
+	jq -c "del(.pl_prev)" out >got &&
+	test_cmp expect got &&
+	test_json out ".pl_prev == {\"driver_id\": 6, \"seq\": 5}"
 '
 
 test_expect_success '--after-seq starts after that sequence_index' '

@@ -154,7 +154,7 @@ test_expect_success 'an incomplete last line is discarded with a warning' '
 test_expect_success 'pg-listen | block-fetch end to end' '
 	pg_sql -c "INSERT INTO driver_events (sequence_index, type, block_hash) VALUES (1, \$\$StartBlock\$\$, \$\$0x64a\$\$)" &&
 	pg-listen --once | block-fetch >out &&
-	head -n 5 "$DATA/t2200-frames.expect" >expect &&
+	head -n 5 "$DATA/t2200-frames.expect" | sed "1s/}\$/,\"prev\":null}/" >expect &&
 	test_cmp expect out
 '
 

@@ -103,6 +103,37 @@ static int framing(struct dl *dl, int rc)
 	return rc;
 }
 
+/*
+ * "prev": the work item just before this one in the work table (pg-listen
+ * says so).  It must be the one our state ends with: otherwise items were
+ * applied by someone else meanwhile (a standby behind the active writer)
+ * and our state is stale -- not bad input: restart from a fresh snapshot.
+ */
+static int check_prev(struct dl *dl)
+{
+	int p = js_get(&dl->js, 0, "prev");
+	if (p < 0)
+		return 0; /* not said (hand-written frames, replays) */
+	int64_t pd = -1, ps = -1;
+	if (dl->js.t[p].type != JS_NULL &&
+		(dl->js.t[p].type != JS_OBJ || js_u63(&dl->js, js_get(&dl->js, p, "driver_id"), &pd) < 0 ||
+			js_u63(&dl->js, js_get(&dl->js, p, "seq"), &ps) < 0))
+		return error("field 'prev' is not null or an object with driver_id and seq");
+	if (pd < 0 ? !dl->have_cp : dl->have_cp && pd == dl->cp_driver && ps == dl->cp_seq)
+		return 0;
+	dl->err_kind = FR_REJ_STALE;
+	if (!dl->have_cp)
+		return error("stale state: work item %lld follows item %lld (seq %lld), but nothing was applied here yet "
+			     "(restart from a fresh snapshot)",
+			(long long)dl->f_driver, (long long)pd, (long long)ps);
+	if (pd < 0)
+		return error("stale state: work item %lld is the first, but this state has applied item %lld (seq %lld)",
+			(long long)dl->f_driver, (long long)dl->cp_driver, (long long)dl->cp_seq);
+	return error("stale state: work item %lld follows item %lld (seq %lld), but this state ends with item %lld "
+		     "(seq %lld): items were applied elsewhere meanwhile (restart from a fresh snapshot)",
+		(long long)dl->f_driver, (long long)pd, (long long)ps, (long long)dl->cp_driver, (long long)dl->cp_seq);
+}
+
 static int frame_begin(struct dl *dl)
 {
 	int64_t ts;
@@ -129,6 +160,8 @@ static int frame_begin(struct dl *dl)
 		dl->skipping = 1;
 		return 0;
 	}
+	if (check_prev(dl) < 0)
+		return -1;
 	if (dl->kind == FR_KIND_BLOCK)
 		open_block(dl, (uint64_t)dl->f_block, &dl->f_hash, ts < 0 ? 0 : (uint64_t)ts);
 	if (dl->kind == FR_KIND_RANGE && (uint64_t)dl->f_block > dl->f_maxblock)

@@ -108,7 +108,8 @@ static char *usage_text(const char *about)
 		"\n"
 		"exit codes: 0 end of input; 64 usage; 65 bad input data or broken invariant\n"
 		"(do not restart: the message names the line); 70 internal error; 75 read or\n"
-		"output error (restart); 78 unreadable --state file.\n");
+		"output error, or a stale state: the input's work items follow items this\n"
+		"state has not seen (restart from a fresh snapshot); 78 unreadable --state file.\n");
 	return u.buf;
 }
 
@@ -185,6 +186,8 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 			if (d >= 0)
 				sb_addf(&msg, " (driver event %lld)", d);
 			sb_addf(&msg, ": %s", err_msg());
+			if (dl_error_kind(dl) == FR_REJ_STALE)
+				die_code(EXIT_TEMPFAIL, "%s", msg.buf); /* nothing wrong with the input */
 			refuse(dl, reject_file, dl_error_kind(dl), lr.lineno, msg.buf);
 		}
 		if (out.len) {

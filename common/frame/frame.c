@@ -101,11 +101,12 @@ static const char *const reject_names[] = {
 	[FR_REJ_REVERT] = "revert",
 	[FR_REJ_MISSING] = "missing",
 	[FR_REJ_SCHEMA] = "schema",
+	[FR_REJ_STALE] = "stale",
 };
 
 const char *fr_reject_kind_name(int kind)
 {
-	return kind >= 0 && kind <= FR_REJ_SCHEMA ? reject_names[kind] : "?";
+	return kind >= 0 && kind <= FR_REJ_STALE ? reject_names[kind] : "?";
 }
 
 static void add_opt_int(struct sb *out, const char *name, int64_t v)

@@ -73,6 +73,7 @@ enum fr_reject_kind {
 	FR_REJ_REVERT,	  /* a revert the journal cannot serve */
 	FR_REJ_MISSING,	  /* the item names data that does not exist */
 	FR_REJ_SCHEMA,	  /* the item names tables or columns the database lacks */
+	FR_REJ_STALE,	  /* not a refusal: the stage's state is older than its input (restart) */
 };
 const char *fr_reject_kind_name(int kind);
 /* driver, seq, line < 0: unknown (null). */

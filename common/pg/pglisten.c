@@ -28,35 +28,53 @@ static void add_ident(struct sb *out, PGconn *conn, const char *name)
 	PQfreemem(q);
 }
 
+/* Append "<alias>.o1,<alias>.o2..." (order columns, qualified). */
+static void add_order(struct sb *q, struct pgl *l, const char *alias, const char *suffix)
+{
+	for (int i = 0; i < l->work->norder; i++) {
+		sb_addf(q, "%s%s.", i ? "," : "", alias);
+		add_ident(q, l->conn, l->work->order[i]);
+		sb_adds(q, suffix);
+	}
+}
+
 /*
- * SELECT o1::bigint, ..., row_to_json(w)::text FROM work w
- * WHERE NOT done AND (o1, ...) > ($1::bigint, ...) ORDER BY o1, ... LIMIT n
- * (the row's JSON is the line: the work table's columns in table order).
+ * SELECT w.o1::bigint, ..., row_to_json(w)::text, p.id, p.seq
+ * FROM work w LEFT JOIN LATERAL (the item just before w in the table's
+ * order, processed or not) p ON true
+ * WHERE NOT w.done AND (w.o1, ...) > ($1::bigint, ...) ORDER BY w.o1, ... LIMIT n
+ * The row's JSON is the line; p says which item it follows (pl_prev), so
+ * that the apply filter can tell that it has seen every item before it.
  */
 static void build_drain(struct pgl *l, struct sb *q)
 {
 	const struct pip *w = l->work;
-	struct sb cols = SB_INIT, params = SB_INIT;
-	for (int i = 0; i < w->norder; i++) {
-		if (i) {
-			sb_addc(&cols, ',');
-			sb_addc(&params, ',');
-		}
-		add_ident(&cols, l->conn, w->order[i]);
-		sb_addf(&params, "$%d::bigint", i + 1);
-	}
+	struct sb tab = SB_INIT;
+	add_ident(&tab, l->conn, w->work_table);
 	sb_adds(q, "SELECT ");
-	for (int i = 0; i < w->norder; i++) {
-		add_ident(q, l->conn, w->order[i]);
-		sb_adds(q, "::bigint, ");
-	}
-	sb_adds(q, "row_to_json(w)::text FROM ");
-	add_ident(q, l->conn, w->work_table);
-	sb_adds(q, " w WHERE NOT ");
+	add_order(q, l, "w", "::bigint");
+	sb_adds(q, ", row_to_json(w)::text, p.pl_prev_id, p.pl_prev_seq FROM ");
+	sb_addf(q, "%s w LEFT JOIN LATERAL (SELECT q.", tab.buf);
+	add_ident(q, l->conn, w->id_column);
+	sb_adds(q, "::bigint AS pl_prev_id, q.");
+	add_ident(q, l->conn, w->order[0]);
+	sb_addf(q, "::bigint AS pl_prev_seq FROM %s q WHERE (", tab.buf);
+	add_order(q, l, "q", "");
+	sb_adds(q, ") < (");
+	add_order(q, l, "w", "");
+	sb_adds(q, ") ORDER BY ");
+	add_order(q, l, "q", " DESC");
+	sb_adds(q, " LIMIT 1) p ON true WHERE NOT w.");
 	add_ident(q, l->conn, w->done_column);
-	sb_addf(q, " AND (%s) > (%s) ORDER BY %s LIMIT " STR(PGL_BATCH), cols.buf, params.buf, cols.buf);
-	sb_free(&cols);
-	sb_free(&params);
+	sb_adds(q, " AND (");
+	add_order(q, l, "w", "");
+	sb_adds(q, ") > (");
+	for (int i = 0; i < w->norder; i++)
+		sb_addf(q, "%s$%d::bigint", i ? "," : "", i + 1);
+	sb_adds(q, ") ORDER BY ");
+	add_order(q, l, "w", "");
+	sb_adds(q, " LIMIT " STR(PGL_BATCH));
+	sb_free(&tab);
 }
 
 static long now_ms(void)
@@ -243,12 +261,25 @@ static int64_t get_i64(const PGresult *res, int i, int col)
 void pgl_format(const struct pgl *l, const PGresult *res, int i, struct sb *out, int64_t *pos)
 {
 	int n = l->work->norder;
-	if (PQnfields(res) != n + 1)
+	if (PQnfields(res) != n + 3)
 		die_code(EXIT_SOFTWARE, "unable to read a work item: %d columns", PQnfields(res));
 	for (int k = 0; k < n; k++)
 		pos[k] = get_i64(res, i, k);
-	sb_add(out, PQgetvalue(res, i, n), (size_t)PQgetlength(res, i, n));
-	sb_addc(out, '\n');
+	/* the row's JSON with "pl_prev" added before its closing brace */
+	size_t len = (size_t)PQgetlength(res, i, n);
+	const char *row = PQgetvalue(res, i, n);
+	if (len < 2 || row[len - 1] != '}')
+		die_code(EXIT_SOFTWARE, "unable to read a work item: its JSON does not end with '}'");
+	sb_add(out, row, len - 1);
+	if (PQgetisnull(res, i, n + 1)) {
+		sb_adds(out, ",\"pl_prev\":null}\n");
+		return;
+	}
+	sb_adds(out, ",\"pl_prev\":{\"driver_id\":");
+	sb_adds(out, PQgetvalue(res, i, n + 1));
+	sb_adds(out, ",\"seq\":");
+	sb_adds(out, PQgetvalue(res, i, n + 2));
+	sb_adds(out, "}}\n");
 }
 
 /* Consume every notification libpq has buffered; how many there were. */
