@@ -182,7 +182,9 @@ static int parse_dev(struct js *js, struct sb *tmp, const char *line, size_t len
 	return 0;
 }
 
-static void add_begin(struct sb *out, const struct dev *d, int64_t number, const char *hash, int64_t ts)
+/* extra: more fields for the begin line (",\"k\":v"), or NULL. */
+static void add_begin(struct sb *out, const struct dev *d, int64_t number, const char *hash, int64_t ts,
+	const struct sb *extra)
 {
 	sb_adds(out, "{\"op\":\"begin\",\"driver_id\":");
 	sb_add_i64(out, d->id);
@@ -205,6 +207,8 @@ static void add_begin(struct sb *out, const struct dev *d, int64_t number, const
 		sb_add_i64(out, d->prev_seq);
 		sb_addc(out, '}');
 	}
+	if (extra && extra->len)
+		sb_add(out, extra->buf, extra->len);
 	sb_adds(out, "}\n");
 }
 
@@ -227,7 +231,20 @@ static void serve(const struct dev *d, struct sb *frame)
 	sb_reset(frame);
 	if (d->kind != K_CATCHUP) {
 		lookup(d, d->block_hash, "block", &b);
-		add_begin(frame, d, b.number, d->block_hash, b.timestamp);
+		struct sb extra = SB_INIT;
+		/* A revert names the whole reorg it starts or continues, so that the
+		 * apply filter can refuse one deeper than its journal before
+		 * anything of it commits. */
+		if (d->kind == K_REVERT) {
+			sb_adds(&extra, ",\"reverts\":");
+			if (pgf_reorg(&fetch, d->seq, d->id, &extra) < 0)
+				fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id, (long long)d->seq,
+					err_msg());
+			if (!strcmp(extra.buf, ",\"reverts\":[]"))
+				sb_reset(&extra); /* the item is not in driver_events (fed by hand) */
+		}
+		add_begin(frame, d, b.number, d->block_hash, b.timestamp, &extra);
+		sb_free(&extra);
 		r = pgf_block_events(&fetch, d->block_hash, &b, frame);
 	} else {
 		struct pgf_block s;
@@ -246,8 +263,8 @@ static void serve(const struct dev *d, struct sb *frame)
 		if (r < 0)
 			fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
 				(long long)d->seq, err_msg());
-		add_begin(frame, d, b.number, d->end_hash, b.timestamp);
-		r = pgf_vault_events(&fetch, d->vault, d->start_hash, start, b.number, frame, FLUSH_AT);
+		add_begin(frame, d, b.number, d->end_hash, b.timestamp, NULL);
+		r = pgf_vault_events(&fetch, d->vault, d->start_hash, start, b.number, d->seq, d->id, frame, FLUSH_AT);
 	}
 	if (r < 0)
 		fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,

@@ -158,4 +158,30 @@ test_expect_success 'pg-listen | block-fetch end to end' '
 	test_cmp expect out
 '
 
+test_expect_success 'a CatchupVault is a function of the chain up to its own work item, however late it is served' '
+	pg_sql -c "INSERT INTO starknet_blocks VALUES (106, \$\$0x6fa\$\$, \$\$0x69a\$\$, 1735711231, \$\$MINED\$\$)" \
+		-c "INSERT INTO events (event_nonce, block_number, block_hash, vault_address, event_name, event_keys, event_data, transaction_hash)
+			VALUES (8, 106, \$\$0x6fa\$\$, \$\$$V\$\$, \$\$Deposit\$\$, \$\${0x9149d2123147c5f43d258257fef0b7b969db78269369ebcf5ebb9eef8592f2}\$\$, \$\${0x8}\$\$, \$\$0x1c8\$\$)" \
+		-c "INSERT INTO driver_events (sequence_index, type, start_block_hash, end_block_hash, vault_address)
+			VALUES (40, \$\$CatchupVault\$\$, \$\$0x6fa\$\$, \$\$0x6fa\$\$, \$\$$V\$\$)" &&
+	id=$(pg_sql -c "SELECT id FROM driver_events WHERE sequence_index = 40") &&
+	echo "{\"id\":$id,\"sequence_index\":40,\"type\":\"CatchupVault\",\"start_block_hash\":\"0x6fa\",\"end_block_hash\":\"0x6fa\",\"vault_address\":\"$V\"}" >item &&
+	block-fetch <item >early &&
+	grep -q "\"block_hash\":\"0x6fa\".*\"nonce\":8" early &&
+	pg_sql -c "INSERT INTO driver_events (sequence_index, type, block_hash) VALUES (41, \$\$RevertBlock\$\$, \$\$0x6fa\$\$)" \
+		-c "UPDATE starknet_blocks SET status = \$\$REVERTED\$\$ WHERE block_hash = \$\$0x6fa\$\$" \
+		-c "INSERT INTO starknet_blocks VALUES (106, \$\$0x6fb\$\$, \$\$0x69a\$\$, 1735711232, \$\$MINED\$\$)" \
+		-c "INSERT INTO events (event_nonce, block_number, block_hash, vault_address, event_name, event_keys, event_data, transaction_hash)
+			VALUES (9, 106, \$\$0x6fb\$\$, \$\$$V\$\$, \$\$Deposit\$\$, \$\${0x9149d2123147c5f43d258257fef0b7b969db78269369ebcf5ebb9eef8592f2}\$\$, \$\${0x9}\$\$, \$\$0x1c9\$\$)" \
+		-c "INSERT INTO driver_events (sequence_index, type, block_hash) VALUES (42, \$\$StartBlock\$\$, \$\$0x6fb\$\$)" &&
+	block-fetch <item >late &&
+	test_cmp early late &&
+	! grep -q "0x6fb" late &&
+	rid=$(pg_sql -c "SELECT id FROM driver_events WHERE sequence_index = 42") &&
+	echo "{\"id\":$((id + 5)),\"sequence_index\":43,\"type\":\"CatchupVault\",\"start_block_hash\":\"0x6fb\",\"end_block_hash\":\"0x6fb\",\"vault_address\":\"$V\"}" >later &&
+	block-fetch <later >after &&
+	grep -q "\"block_hash\":\"0x6fb\".*\"nonce\":9" after &&
+	! grep -q "\"block_hash\":\"0x6fa\"" after
+'
+
 test_done

@@ -64,7 +64,7 @@ test_expect_success 'A stops, more items arrive, B takes over' '
 
 test_expect_success 'B noticed its stale state and restarted instead of committing it' '
 	grep -q "stale state: work item [0-9]* follows item" "$TEST_DIR/b.log" &&
-	grep -q "exited with 75" "$TEST_DIR/b.log" &&
+	grep -q "transient failure (exit" "$TEST_DIR/b.log" &&
 	! grep -q "permanent failure" "$TEST_DIR/b.log"
 '
 

@@ -134,6 +134,57 @@ static int check_prev(struct dl *dl)
 		(long long)dl->f_driver, (long long)pd, (long long)ps, (long long)dl->cp_driver, (long long)dl->cp_seq);
 }
 
+/*
+ * "reverts": every block of the reorg this revert starts or continues,
+ * newest first (block-fetch reads them from the work table).  All of them
+ * must be in the undo journal, or the reorg is refused now -- before any
+ * of its reverts is written -- instead of half-way through.
+ */
+static int check_reorg(struct dl *dl)
+{
+	int arr = js_get(&dl->js, 0, "reverts");
+	if (arr < 0)
+		return 0;
+	if (dl->js.t[arr].type != JS_ARR)
+		return error("field 'reverts' is not an array");
+	uint64_t prev_number = UINT64_MAX, lo = UINT64_MAX, hi = 0;
+	for (const struct jblock *x = dl->jhead; x; x = x->next) {
+		lo = x->number < lo ? x->number : lo;
+		hi = x->number > hi ? x->number : hi;
+	}
+	int t = js_first(&dl->js, arr);
+	for (uint32_t i = 0; i < dl->js.t[arr].n; i++, t = js_sibling(&dl->js, t)) {
+		const char *s;
+		size_t n;
+		u256 h;
+		if (js_str(&dl->js, t, &dl->tmp2, &s, &n) < 0 || felt_parse(&h, s, n) < 0)
+			return error("reverts[%u] is not a block hash", i);
+		if (i == 0 && !u256_eq(&h, &dl->f_hash))
+			return error("reverts[0] is not the frame's block_hash");
+		const struct jblock *b = dl_jblock_find(dl->jhead, &h);
+		char hb[U256_HEX_MAX];
+		u256_format_hex(&h, hb);
+		dl->err_kind = FR_REJ_REVERT;
+		if (!b && !dl->jhead)
+			return error("unable to revert a reorg of %u blocks: block %s is not in the undo journal, which is empty "
+				     "(deeper than the finality depth %llu); nothing of the reorg was applied",
+				dl->js.t[arr].n, hb, (unsigned long long)dl->finality);
+		if (!b)
+			return error("unable to revert a reorg of %u blocks: block %s (the %u. to revert) is not in the undo "
+				     "journal, which holds blocks %llu..%llu (deeper than the finality depth %llu); nothing of "
+				     "the reorg was applied",
+				dl->js.t[arr].n, hb, i + 1, (unsigned long long)lo, (unsigned long long)hi,
+				(unsigned long long)dl->finality);
+		if (b->number >= prev_number)
+			return error("unable to revert a reorg of %u blocks: block %llu (%s) is not older than the block "
+				     "reverted before it (reverts must come newest first); nothing of the reorg was applied",
+				dl->js.t[arr].n, (unsigned long long)b->number, hb);
+		prev_number = b->number;
+		dl->err_kind = FR_REJ_SYNTAX;
+	}
+	return 0;
+}
+
 static int frame_begin(struct dl *dl)
 {
 	int64_t ts;
@@ -161,6 +212,8 @@ static int frame_begin(struct dl *dl)
 		return 0;
 	}
 	if (check_prev(dl) < 0)
+		return -1;
+	if (dl->kind == FR_KIND_REVERT && check_reorg(dl) < 0)
 		return -1;
 	if (dl->kind == FR_KIND_BLOCK)
 		open_block(dl, (uint64_t)dl->f_block, &dl->f_hash, ts < 0 ? 0 : (uint64_t)ts);

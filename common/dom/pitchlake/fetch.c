@@ -16,6 +16,17 @@ static const char block_sql[] =
 static const char number_sql[] =
 	"SELECT block_number::text FROM events WHERE block_hash = $1 LIMIT 1";
 
+/* The run of RevertBlock items starting at item ($1, $2): one reorg, as far
+ * as the producer has written it (at most 1000 blocks); empty when the item
+ * itself is not in driver_events. */
+static const char reorg_sql[] =
+	"WITH x AS (SELECT type, block_hash, sequence_index, id FROM driver_events"
+	"  WHERE (sequence_index, id) >= ($1::bigint, $2::bigint) ORDER BY sequence_index, id LIMIT 1000),"
+	" n AS (SELECT type, block_hash, id, row_number() OVER (ORDER BY sequence_index, id) AS k FROM x)"
+	" SELECT block_hash FROM n WHERE type = 'RevertBlock'"
+	" AND k < coalesce((SELECT min(k) FROM n WHERE type <> 'RevertBlock'), 1001)"
+	" AND EXISTS (SELECT 1 FROM n WHERE k = 1 AND id = $2::bigint) ORDER BY k";
+
 /* Columns 0..7 are what add_event() expects. */
 static const char block_events_sql[] =
 	"SELECT e.block_number::text, e.block_hash, e.event_nonce, e.vault_address, e.event_name,"
@@ -35,7 +46,20 @@ static const char vault_events_sql[] =
 	" FROM events e LEFT JOIN starknet_blocks b ON b.block_hash = e.block_hash"
 	" WHERE e.vault_address = $1 AND e.block_number >= $2::numeric AND e.block_number <= $3::numeric"
 	" AND (b.block_hash IS NOT NULL OR e.block_hash = $4)"
-	" AND b.status IS DISTINCT FROM 'REVERTED'"
+	/* The chain as it was at the work item ($9 = sequence_index, $10 = id),
+	 * however late the item is served: a block reverted by a later item still
+	 * counts, one reverted by an earlier item (or marked REVERTED without an
+	 * item) does not, and a block first announced by a later item does not
+	 * exist yet.  So the frame is the same whatever the pipeline's lag. */
+	" AND (b.status IS DISTINCT FROM 'REVERTED' OR EXISTS (SELECT 1 FROM driver_events r"
+	"   WHERE r.type = 'RevertBlock' AND r.block_hash = e.block_hash"
+	"   AND (r.sequence_index, r.id) > ($9::bigint, $10::bigint)))"
+	" AND NOT EXISTS (SELECT 1 FROM driver_events r"
+	"   WHERE r.type = 'RevertBlock' AND r.block_hash = e.block_hash"
+	"   AND (r.sequence_index, r.id) < ($9::bigint, $10::bigint))"
+	" AND NOT EXISTS (SELECT 1 FROM driver_events n"
+	"   WHERE n.type IN ('StartBlock', 'NewBlock') AND n.block_hash = e.block_hash"
+	"   AND (n.sequence_index, n.id) > ($9::bigint, $10::bigint))"
 	" AND (e.block_number, e.event_nonce, e.ctid) > ($5::numeric, $6::bigint, $7::tid)"
 	" ORDER BY e.block_number, e.event_nonce, e.ctid"
 	" LIMIT $8::int";
@@ -47,6 +71,7 @@ void pgf_open(struct pgf *f, const char *conninfo, int connect_timeout, int batc
 		{"pgf_number", number_sql},
 		{"pgf_block_events", block_events_sql},
 		{"pgf_vault_events", vault_events_sql},
+		{"pgf_reorg", reorg_sql},
 		{NULL, NULL},
 	};
 	memset(f, 0, sizeof *f);
@@ -71,6 +96,27 @@ static PGresult *run(struct pgf *f, const char *stmt, int n, const char *const *
 	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
 		pgc_die(f->conn, r, EXIT_TEMPFAIL, what);
 	return r;
+}
+
+int pgf_reorg(struct pgf *f, int64_t item_seq, int64_t item_id, struct sb *out)
+{
+	char s_seq[24], s_id[24];
+	snprintf(s_seq, sizeof s_seq, "%lld", (long long)item_seq);
+	snprintf(s_id, sizeof s_id, "%lld", (long long)item_id);
+	const char *vals[2] = {s_seq, s_id};
+	PGresult *r = run(f, "pgf_reorg", 2, vals, "read the reorg's work items");
+	int ret = 0;
+	sb_addc(out, '[');
+	for (int i = 0; i < PQntuples(r) && ret == 0; i++) {
+		if (i)
+			sb_addc(out, ',');
+		const char *h = PQgetvalue(r, i, 0);
+		if (pgf_add_felt(out, h, strlen(h)) < 0)
+			ret = error("RevertBlock item with a bad block_hash '%.80s'", h);
+	}
+	sb_addc(out, ']');
+	PQclear(r);
+	return ret;
 }
 
 /* A non-negative integer that fits in int64, from a numeric's text. */
@@ -244,15 +290,18 @@ int pgf_block_events(struct pgf *f, const char *hash, const struct pgf_block *b,
 }
 
 int pgf_vault_events(struct pgf *f, const char *vault, const char *start_hash, int64_t start,
-	int64_t end, struct sb *out, size_t flush_at)
+	int64_t end, int64_t item_seq, int64_t item_id, struct sb *out, size_t flush_at)
 {
 	char s_start[24], s_end[24], k_num[24] = "-1", k_nonce[24] = "-1", k_tid[32] = "(0,0)", s_lim[16];
+	char s_seq[24], s_id[24];
+	snprintf(s_seq, sizeof s_seq, "%lld", (long long)item_seq);
+	snprintf(s_id, sizeof s_id, "%lld", (long long)item_id);
 	snprintf(s_start, sizeof s_start, "%lld", (long long)start);
 	snprintf(s_end, sizeof s_end, "%lld", (long long)end);
 	snprintf(s_lim, sizeof s_lim, "%d", f->batch);
 	for (;;) {
-		const char *vals[8] = {vault, s_start, s_end, start_hash, k_num, k_nonce, k_tid, s_lim};
-		PGresult *r = run(f, "pgf_vault_events", 8, vals, "read events");
+		const char *vals[10] = {vault, s_start, s_end, start_hash, k_num, k_nonce, k_tid, s_lim, s_seq, s_id};
+		PGresult *r = run(f, "pgf_vault_events", 10, vals, "read events");
 		int n = PQntuples(r);
 		for (int i = 0; i < n; i++) {
 			int64_t num, ts;

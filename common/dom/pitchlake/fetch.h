@@ -58,15 +58,25 @@ int pgf_block_events(struct pgf *f, const char *hash, const struct pgf_block *b,
 
 /*
  * Append an event line per event of vault with start <= block_number <= end,
- * in chain order (block_number, event_nonce), excluding blocks whose
- * starknet_blocks row is REVERTED and blocks without a row -- except the
- * block start_hash, whose events count even without a row (timestamp 0).
+ * in chain order (block_number, event_nonce), over the chain as it was at
+ * the work item (item_seq, item_id): blocks reverted by earlier items
+ * (or REVERTED without a RevertBlock item) and blocks announced by later
+ * items are left out, blocks reverted by later items count; blocks
+ * without a starknet_blocks row are left out too -- except the block
+ * start_hash, whose events count even without a row (timestamp 0).
  * Reads f->batch rows per query (keyset pagination); after each query, if
  * out holds more than flush_at bytes, it is written with io_out() and
  * reset (flush_at 0: never).  0, or -1 with err_msg() on bad stored data.
  */
 int pgf_vault_events(struct pgf *f, const char *vault, const char *start_hash, int64_t start,
-	int64_t end, struct sb *out, size_t flush_at);
+	int64_t end, int64_t item_seq, int64_t item_id, struct sb *out, size_t flush_at);
+
+/*
+ * Append a JSON array of the block hashes of the run of RevertBlock items
+ * that starts at item (item_seq, item_id) -- the whole reorg, newest block
+ * first, as far as it is written now.  0, or -1 with err_msg().
+ */
+int pgf_reorg(struct pgf *f, int64_t item_seq, int64_t item_id, struct sb *out);
 
 /* Append the canonical form of felt text s[0..n) ("0x" + lowercase hex
  * without leading zeros) as a JSON string.  -1 with err_msg() if not a felt. */
