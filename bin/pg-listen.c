@@ -47,6 +47,8 @@ static const char usage_text[] =
 	"  --pipeline NAME         the pipeline (default: $PL_PIPELINE, or the only one\n"
 	"                          registered in pl_pipeline)\n"
 	"  --once                  drain what is there now, then exit 0\n"
+	"  --include-processed     processed items too (a replay of the whole history,\n"
+	"                          as pl-verify does)\n"
 	"  --until-seq N           exit 0 after emitting an item whose first order column\n"
 	"                          is >= N\n"
 	"  --after-seq N           start after first order column N (default: the start)\n"
@@ -118,7 +120,7 @@ static long now_ms(void)
 struct opts {
 	const char *conninfo, *pipeline;
 	const char *work_table, *channel, *order, *done_column;
-	int once;
+	int once, include_done;
 	int has_until;
 	long long until_seq;
 	long long after_seq;
@@ -138,7 +140,8 @@ enum { O_PIPELINE = OPT_LONG,
 	O_WORK,
 	O_CHANNEL,
 	O_ORDER,
-	O_DONE };
+	O_DONE,
+	O_ALL };
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
@@ -155,6 +158,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{"channel", required_argument, NULL, O_CHANNEL},
 		{"order", required_argument, NULL, O_ORDER},
 		{"done-column", required_argument, NULL, O_DONE},
+		{"include-processed", no_argument, NULL, O_ALL},
 		{NULL, 0, NULL, 0},
 	};
 	struct opt op;
@@ -204,6 +208,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_DONE:
 			o->done_column = opt_str("--done-column", optarg);
+			break;
+		case O_ALL:
+			o->include_done = 1;
 			break;
 		}
 	}
@@ -340,7 +347,7 @@ int main(int argc, char **argv)
 		pos[i] = i == 0 && o.has_after ? (int64_t)o.after_seq : o.has_after ? INT64_MAX
 										    : INT64_MIN;
 	struct pgl l;
-	if (pgl_open(&l, &work, o.conninfo, o.connect_timeout, &stop) < 0)
+	if (pgl_open(&l, &work, o.include_done, o.conninfo, o.connect_timeout, &stop) < 0)
 		return 0;
 	struct sb out = SB_INIT;
 	long next_tick = now_ms() + o.poll_ms;

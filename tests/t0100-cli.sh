@@ -28,6 +28,7 @@ setup	scripts	-
 pl-migrate	scripts	--conninfo
 run-pipeline	scripts	--run-dir
 pl-stage	scripts	-
+pl-verify	scripts	--pipeline
 demo	scripts	--blocks
 demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-

@@ -64,9 +64,13 @@ static void build_drain(struct pgl *l, struct sb *q)
 	add_order(q, l, "w", "");
 	sb_adds(q, ") ORDER BY ");
 	add_order(q, l, "q", " DESC");
-	sb_adds(q, " LIMIT 1) p ON true WHERE NOT w.");
-	add_ident(q, l->conn, w->done_column);
-	sb_adds(q, " AND (");
+	sb_adds(q, " LIMIT 1) p ON true WHERE ");
+	if (!l->include_done) {
+		sb_adds(q, "NOT w.");
+		add_ident(q, l->conn, w->done_column);
+		sb_adds(q, " AND ");
+	}
+	sb_adds(q, "(");
 	add_order(q, l, "w", "");
 	sb_adds(q, ") > (");
 	for (int i = 0; i < w->norder; i++)
@@ -197,11 +201,12 @@ static int connect_loop(struct pgl *l, int delay_first)
 	}
 }
 
-int pgl_open(struct pgl *l, const struct pip *work, const char *conninfo, int connect_timeout,
+int pgl_open(struct pgl *l, const struct pip *work, int include_done, const char *conninfo, int connect_timeout,
 	volatile sig_atomic_t *stop)
 {
 	memset(l, 0, sizeof *l);
 	l->work = work;
+	l->include_done = include_done;
 	l->conninfo = conninfo;
 	l->connect_timeout = connect_timeout;
 	l->stop = stop;

@@ -32,6 +32,7 @@ struct pip;
 struct pgl {
 	PGconn *conn;
 	const struct pip *work; /* the work table (pipeline.h) */
+	int include_done;	     /* also the processed items (pl-verify's replay) */
 	const char *conninfo;
 	int connect_timeout;	     /* seconds a (re)connection may keep failing */
 	unsigned long reconnects;    /* successful reconnections so far */
@@ -46,7 +47,7 @@ struct pgl {
  * when *stop (may be NULL) became set while connecting (no connection).
  * Server messages outside queries are reported on stderr via note().
  */
-int pgl_open(struct pgl *l, const struct pip *work, const char *conninfo, int connect_timeout,
+int pgl_open(struct pgl *l, const struct pip *work, int include_done, const char *conninfo, int connect_timeout,
 	volatile sig_atomic_t *stop);
 
 /*
