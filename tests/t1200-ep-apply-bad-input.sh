@@ -27,6 +27,22 @@ bad 'malformed JSON' '{"op":"event",' 'unexpected end'
 bad 'trailing garbage' "$DEP x" 'unexpected text after'
 bad 'not an object' '[1,2]' 'not a JSON object'
 bad 'invalid UTF-8' "$(printf '{"op":"event","x":"\377"}')" 'invalid UTF-8'
+# Strict NDJSON is UTF-8: every ill-formed sequence is refused, wherever it is.
+bad 'invalid UTF-8: overlong 2-byte' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Dep\xc0\xafosit"/')" 'invalid UTF-8 at column [0-9]* (byte 0xc0)'
+bad 'invalid UTF-8: overlong 3-byte' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Dep\xe0\x80\xafosit"/')" 'invalid UTF-8 at column [0-9]* (byte 0xe0)'
+bad 'invalid UTF-8: encoded surrogate' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Dep\xed\xa0\x80osit"/')" 'invalid UTF-8 at column [0-9]* (byte 0xed)'
+bad 'invalid UTF-8: truncated sequence' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Deposit\xe2\x82"/')" 'invalid UTF-8 at column [0-9]* (byte 0xe2)'
+bad 'invalid UTF-8: above U+10FFFF' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Dep\xf4\x90\x80\x80osit"/')" 'invalid UTF-8 at column [0-9]* (byte 0xf4)'
+bad 'invalid UTF-8: byte 0xf5' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Dep\xf5\x80\x80\x80osit"/')" 'invalid UTF-8 at column [0-9]* (byte 0xf5)'
+bad 'invalid UTF-8: in a member name' "$(echo "$DEP" | sed 's/"nonce":/"non\xffce":/')" 'invalid UTF-8 at column [0-9]* (byte 0xff)'
+bad 'invalid UTF-8: outside a string' "$(echo "$DEP" | sed 's/"nonce":/"nonce":\xa0/')" 'unexpected byte 0xa0'
+bad 'NUL escaped as \u0000' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Deposit\\u0000"/')" 'NUL character (\\u0000) in string'
+bad 'unpaired surrogate escape' "$(echo "$DEP" | sed 's/"name":"Deposit"/"name":"Deposit\\ud800"/')" 'unpaired surrogate \\ud800'
+# A repeated member name is refused, not resolved (first or last wins): the
+# two readers of a line must never disagree about what it says.
+bad 'duplicate member name' "$(echo "$DEP" | sed 's/^{"op":"event",/{"op":"event","op":"end",/')" 'duplicate member name "op" at column 15'
+bad 'duplicate member name, escaped' "$(echo "$DEP" | sed 's/"vault":/"vault":"0x1","\\u0076ault":/')" 'duplicate member name "\\u0076ault"'
+bad 'duplicate member name, nested' "$(echo "$DEP" | sed 's/^{"op":"event",/{"op":"event","x":{"a":1,"a":2},/')" 'duplicate member name "a"'
 bad 'missing field' "$(echo "$DEP" | sed 's/"vault":"[^"]*",//')" "missing field 'vault'"
 bad 'event outside a frame (op missing)' "$(echo "$DEP" | sed 's/"op":"event",//')" "missing field 'op'"
 bad 'wrong data length' "$(echo "$DEP" | sed 's/,"0x0"\]}$/]}/')" 'data has 5 felts, expected 6'
@@ -42,6 +58,13 @@ bad 'event for a round that does not exist' "$(echo "$DEP" | sed 's/"keys":\[[^]
 bad 'event of another block in the frame' "$(echo "$DEP" | sed 's/"block_number":1001/"block_number":1002/')" 'event of block 1002 in the frame of block 1001'
 bad 'nested begin' "$(sed -n 5p "$IN")" "'begin' inside the frame"
 
+
+test_expect_success 'a NUL byte in a string: exit 65 naming the line' '
+	{ good_prefix; echo "$DEP" | sed "s/\"name\":\"Deposit\"/\"name\":\"Dep\\x00osit\"/"; rest; } >in &&
+	test $(tr -cd "\\000" <in | wc -c) = 1 &&
+	test_must_fail --code 65 ep-apply <in >out 2>err &&
+	grep -q "unable to apply input at line 6 (driver event 2): control character 0x00 in string" err
+'
 
 test_expect_success 'unknown type in a begin line' '
 	{ head -n 4 "$IN"; sed -n 5p "$IN" | sed "s/StartBlock/CatchupBlock/"; } >in &&
