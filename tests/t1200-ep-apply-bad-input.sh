@@ -91,6 +91,73 @@ test_expect_success 'a missing --state file is a configuration error (78)' '
 	grep -q "unable to open state .nonexistent." err
 '
 
+# --dump-state replaces only a regular file (or creates one), and says so
+# before reading any input: nothing on stdout, the target untouched.
+refuse_dump() {
+	test_must_fail --code 78 ep-apply --dump-state "$1" <"$IN" >out 2>err &&
+	test ! -s out &&
+	grep -q "^ep-apply: fatal: unable to dump state: .*$2" err
+}
+
+# A character device like /dev/full: our own node when we may make one (so
+# that a regression cannot replace the real one), else /dev/full itself
+# when /dev is not ours to write (then it cannot be replaced either).
+chardev() {
+	if mknod "$1" c 1 7 2>/dev/null; then echo "$1"
+	elif test ! -w /dev; then echo /dev/full
+	fi
+}
+
+test_expect_success '--dump-state refuses a character device (it stays one)' '
+	dev=$(chardev full) &&
+	if test -z "$dev"; then say "cannot make a device node: not checked"; exit 0; fi
+	refuse_dump "$dev" ".$dev. is a character device, not a regular file" &&
+	test -c "$dev"
+'
+
+test_expect_success '--dump-state refuses a FIFO, a directory, a symbolic link' '
+	mkfifo fifo && refuse_dump fifo "is a FIFO" && test -p fifo &&
+	mkdir dir && refuse_dump dir "is a directory" && test -d dir &&
+	echo old >real && ln -s real link &&
+	refuse_dump link "is a symbolic link" && test -h link && echo old >expect && test_cmp expect real &&
+	ln -s nowhere dangling && refuse_dump dangling "is a symbolic link" && test ! -e nowhere
+'
+
+test_expect_success '--dump-state in a missing directory: 78 before any work' '
+	refuse_dump nodir/state "unable to use directory .nodir."
+'
+
+test_expect_success '--dump-state replaces a regular file and leaves no temporary file' '
+	mkdir sd && echo old >sd/state &&
+	ep-apply --dump-state sd/state <"$IN" >out &&
+	test -s out &&
+	ep-apply --state sd/state </dev/null >/dev/null &&
+	! grep -q "^old$" sd/state &&
+	ls -a sd >got && printf "%s\n" . .. state >expect && test_cmp expect got &&
+	ep-apply --dump-state state2 <"$IN" >/dev/null && cmp sd/state state2
+'
+
+test_expect_success '--dump-state: O_EXCL temporary file, fsync, rename, fsync of the directory' '
+	if ! command -v strace >/dev/null || ! strace -o /dev/null true 2>/dev/null; then
+		say "no usable strace: not checked"; exit 0
+	fi
+	strace -o tr -e trace=openat,fsync,rename ep-apply --dump-state st <"$IN" >/dev/null &&
+	grep -q "^openat(AT_FDCWD, \"\.st\.tmp[0-9]*-[0-9]*\", O_WRONLY|O_CREAT|O_EXCL" tr &&
+	sed -n "/\.st\.tmp/,\$p" tr | sed "s/(.*//" | grep -v "^+++" >got &&
+	printf "%s\n" openat fsync rename openat fsync >expect && test_cmp expect got &&
+	grep -q "^openat(AT_FDCWD, \"\.\", O_RDONLY|O_CLOEXEC|O_DIRECTORY" tr
+'
+
+test_expect_success '--dump-state: a failed write removes the temporary file, the old state stays' '
+	mkdir fd && echo old >fd/state &&
+	ep-apply --dump-state size <"$IN" >/dev/null && test $(wc -c <size) -gt 4096 &&
+	{ (trap "" XFSZ && ulimit -f 4 && exec ep-apply --dump-state fd/state <"$IN" >/dev/null 2>err); rc=$?; } &&
+	test $rc = 75 &&
+	grep -q "unable to dump state to .fd/state.: File too large" err &&
+	echo old >expect && test_cmp expect fd/state &&
+	ls -a fd >got && printf "%s\n" . .. state >expect && test_cmp expect got
+'
+
 test_expect_success 'usage: --help exits 0, bad options exit 64 with nothing on stdout' '
 	ep-apply --help >out && grep -q "^usage: ep-apply" out && grep -q "exit codes" out &&
 	test_must_fail --code 64 ep-apply --bogus >out 2>err && test ! -s out &&

@@ -60,21 +60,23 @@ static void load_state(struct dl *dl, const char *path)
 	close(fd);
 }
 
+/* Write the snapshot: a temporary file in FILE's directory, renamed over it. */
 static void dump_state(struct dl *dl, const char *path)
 {
 	struct sb out = SB_INIT;
-	size_t plen = strlen(path);
-	char *tmp = xmalloc(plen + 16);
-	snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
+	struct io_atomic a;
+	int rc;
 	dl_dump(dl, &out);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to create '%s'", tmp);
-	if (io_write_all(fd, out.buf ? out.buf : "", out.len) < 0 || fsync(fd) < 0 || close(fd) < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to write '%s'", tmp);
-	if (rename(tmp, path) < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to rename '%s' to '%s'", tmp, path);
-	free(tmp);
+	if ((rc = io_atomic_open(&a, path)) != 0)
+		die_code(rc, "unable to dump state: %s", err_msg());
+	if (io_write_all(a.fd, out.buf ? out.buf : "", out.len) < 0) {
+		int e = errno;
+		io_atomic_abort(&a);
+		errno = e;
+		die_errno(EXIT_TEMPFAIL, "unable to dump state to '%s'", path);
+	}
+	if ((rc = io_atomic_commit(&a)) != 0)
+		die_code(rc, "unable to dump state: %s", err_msg());
 	sb_free(&out);
 }
 
@@ -95,6 +97,8 @@ static char *usage_text(const char *about)
 		"\n"
 		"  --state FILE        start from this snapshot (as written by --dump-state or pg-snapshot)\n"
 		"  --dump-state FILE   write the final state snapshot to FILE at end of input\n"
+		"                      (atomically: a temporary file in FILE's directory, fsync,\n"
+		"                      rename; FILE must be a regular file or not exist yet)\n"
 		"  --finality N        blocks kept in the undo journal (default 64); reverts deeper fail\n"
 		"  --max-line BYTES    longest accepted input line (default 16777216)\n"
 		"  --stats             print counters and the state's size on stderr at exit\n"
@@ -108,7 +112,8 @@ static char *usage_text(const char *about)
 		"\n"
 		"exit codes: 0 end of input; 64 usage; 65 bad input data or broken invariant\n"
 		"(do not restart: the message names the line); 70 internal error; 75 read or\n"
-		"output error (restart); 78 unreadable --state file.\n");
+		"output error (restart); 78 unreadable --state file, or a --dump-state FILE\n"
+		"that is not a regular file or cannot be created (checked before reading input).\n");
 	return u.buf;
 }
 
@@ -166,6 +171,9 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 	opt_no_operands(&op);
 	opt_free(&op);
 	free(usage);
+	int rc;
+	if (dump && (rc = io_atomic_check(dump)) != 0)
+		die_code(rc, "unable to dump state: %s", err_msg());
 
 	io_init_stdout();
 	struct dl *dl = dl_new(dom, finality);
