@@ -89,6 +89,7 @@ struct dev {
 
 static struct pgf fetch;
 static const char *cur_line; /* the input line, for the quarantine row */
+static size_t cur_len;
 static const char *pipeline; /* --pipeline: whose quarantine (default $PL_PIPELINE, else pitchlake) */
 
 /* Record the driver event in pl_quarantine, then die with 65. */
@@ -100,8 +101,8 @@ static _Noreturn void fail(const struct dev *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (pgc_quarantine(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
-		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line) < 0)
+	if (pgc_quarantine_n(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
+		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line, cur_len) < 0)
 		warn("unable to record the driver event in pl_quarantine: %s", err_msg());
 	die_code(EXIT_DATAERR, "%s", msg);
 }
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
 				(unsigned long long)lr.lineno + 1, err_msg());
 		}
 		cur_line = line;
+		cur_len = len;
 		if (parse_dev(&js, &tmp, line, len, &d) < 0)
 			fail(&d, "unable to parse driver event at line %llu: %s",
 				(unsigned long long)lr.lineno, err_msg());

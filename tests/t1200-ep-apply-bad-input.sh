@@ -72,6 +72,16 @@ test_expect_success 'unknown type in a begin line' '
 	grep -q "unknown driver event type .CatchupBlock." err
 '
 
+# The message cuts a quoted type after 40 bytes, inside the 2-byte "é": the
+# reject line (what the supervisor stores in pl_quarantine) stays valid UTF-8.
+test_expect_success 'a reject line is valid UTF-8 even when its reason cuts a character' '
+	{ head -n 4 "$IN"; sed -n 5p "$IN" | sed "s/StartBlock/x$(printf "\303\251%.0s" $(seq 30))/"; } >in &&
+	test_must_fail --code 65 ep-apply --reject-file rej <in >out 2>err &&
+	grep -q "unknown driver event type" err &&
+	iconv -f UTF-8 -t UTF-8 rej >/dev/null &&
+	test_json rej ".op == \"reject\" and .line == 5 and (.reason | endswith(\"\\\\xc3\u0027\"))"
+'
+
 test_expect_success 'line longer than --max-line' '
 	{ head -n 4 "$IN"; printf "{\"op\":\"event\",\"pad\":\"%02000d\"}\n" 0; } >in &&
 	test_must_fail --code 65 ep-apply --max-line 1024 <in >out 2>err &&

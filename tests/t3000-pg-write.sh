@@ -189,6 +189,35 @@ test_expect_success 'malformed line: exit 65 naming the line; frames before it c
 	grep -q "at line 1: .*outside a frame" err
 '
 
+# Refused for its bytes, and still recorded: PostgreSQL refuses invalid UTF-8
+# and NUL in text, so the quarantine row holds each such byte as \xNN.
+BAD_UTF8=$(printf '{"op":"put","table":"Bi\377ds","key":{"k":"\300\257"},"before":null}')
+
+test_expect_success 'invalid UTF-8: exit 65 naming the line, quarantined with each bad byte as \xNN' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" &&
+	bad_frames "$BAD_UTF8" >in &&
+	test_must_fail --code 65 pg-write <in >out 2>err &&
+	grep -q "^pg-write: fatal: unable to parse delta frame at line 6: invalid UTF-8 at column 24 (byte 0xff)" err &&
+	! grep -q "unable to record" err &&
+	acks 8 >expect && test_cmp expect out &&
+	pg_sql -c "SELECT driver_id, program, kind, reason, frame FROM pl_quarantine" >got &&
+	printf "%s\n" "9|pg-write|syntax|invalid UTF-8 at column 24 (byte 0xff)|{\"op\":\"put\",\"table\":\"Bi\\xffds\",\"key\":{\"k\":\"\\xc0\\xaf\"},\"before\":null}" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a NUL byte: exit 65, quarantined whole with the NUL as \x00' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" &&
+	{ bad_frames "" | head -n 5 && printf "{\"op\":\"put\",\"table\":\"Bids\000\",\"key\":{},\"before\":null}\n"; } >in &&
+	test_must_fail --code 65 pg-write <in >out 2>err &&
+	grep -q "at line 6: control character 0x00 in string" err &&
+	! grep -q "unable to record" err &&
+	pg_sql -c "SELECT frame FROM pl_quarantine" >got &&
+	printf "%s\n" "{\"op\":\"put\",\"table\":\"Bids\\x00\",\"key\":{},\"before\":null}" >expect &&
+	test_cmp expect got
+'
+
 test_expect_success 'EOF inside a frame: the partial frame is discarded, exit 0' '
 	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" &&
 	pg_sql -c "DELETE FROM \"Bids\" WHERE round_address IN ('\''0xr8'\'', '\''0xr9'\'')" &&

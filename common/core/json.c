@@ -742,6 +742,26 @@ void sb_add_jstr(struct sb *sb, const char *s, size_t n)
 	sb_addc(sb, '"');
 }
 
+void sb_add_utf8_safe(struct sb *sb, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0, i = 0;
+	sb_grow(sb, n);
+	while (i < n) {
+		size_t k = u[i] ? utf8_len(u, i, n) : 0;
+		if (k) {
+			i += k;
+			continue;
+		}
+		sb_add(sb, s + run, i - run);
+		char e[4] = {'\\', 'x', hex[u[i] >> 4], hex[u[i] & 15]};
+		sb_add(sb, e, 4);
+		run = ++i;
+	}
+	sb_add(sb, s + run, n - run);
+}
+
 void sb_add_jraw(struct sb *sb, const struct js *js, int tok)
 {
 	const struct js_tok *t = &js->t[tok];

@@ -90,6 +90,15 @@ int js_u63(const struct js *js, int tok, int64_t *out);
 
 /* Append s as a JSON string literal (with quotes), escaping as needed. */
 void sb_add_jstr(struct sb *sb, const char *s, size_t n);
+/*
+ * Append s[0..n) as valid UTF-8 without NUL, for text that must be stored
+ * whatever its bytes (PostgreSQL refuses invalid UTF-8 and NUL in text):
+ * each byte that is not part of a well-formed UTF-8 sequence (strict, as
+ * js_parse checks strings), and each NUL byte, becomes the four characters
+ * \xNN (lowercase hex); everything else is copied unchanged, so valid text
+ * is kept byte for byte.
+ */
+void sb_add_utf8_safe(struct sb *sb, const char *s, size_t n);
 /* Append the raw text of a token (re-serialises containers verbatim). */
 void sb_add_jraw(struct sb *sb, const struct js *js, int tok);
 

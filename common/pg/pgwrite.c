@@ -257,8 +257,8 @@ static void quarantine(struct pgw *w, const struct frame *f, const char *text, s
 			len--; /* do not cut a UTF-8 sequence */
 	}
 	sb_add(&q, text, len);
-	if (pgc_quarantine(w->conn, w->o.pip->name, "pg-write", fr_reject_kind_name(w->reject_kind), f ? f->driver_id : -1,
-		    f ? f->seq : -1, w->reason.buf ? w->reason.buf : "", q.buf ? q.buf : "") < 0) {
+	if (pgc_quarantine_n(w->conn, w->o.pip->name, "pg-write", fr_reject_kind_name(w->reject_kind), f ? f->driver_id : -1,
+		    f ? f->seq : -1, w->reason.buf ? w->reason.buf : "", q.buf ? q.buf : "", q.len) < 0) {
 		if (PQstatus(w->conn) == CONNECTION_BAD)
 			die_code(EXIT_TEMPFAIL, "unable to record the rejected frame in pl_quarantine: %s", err_msg());
 		warn("unable to record the rejected frame in pl_quarantine: %s", err_msg());
