@@ -33,7 +33,7 @@
 #include "pg/pipeline.h"
 #include "num/u256.h"
 
-#define MAX_LINE (16u << 20)
+#define MAX_LINE FR_MAX_LINE
 #define FLUSH_AT (8u << 20)
 
 static const char usage_text[] =

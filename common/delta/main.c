@@ -42,7 +42,7 @@ static void load_state(struct dl *dl, const char *path)
 	if (fd < 0)
 		die_errno(EXIT_CONFIG, "unable to open state '%s'", path);
 	struct lr lr;
-	lr_init(&lr, fd, (size_t)1 << 24);
+	lr_init(&lr, fd, FR_MAX_LINE);
 	char *line;
 	size_t len;
 	int r;
@@ -90,7 +90,7 @@ static char *usage_text(const char *about)
 		"       %s --help | --version\n\n",
 		die_prog(), (int)strlen(die_prog()), "", die_prog());
 	sb_adds(&u, about);
-	sb_adds(&u,
+	sb_addf(&u,
 		"\n"
 		"Reads event frames (NDJSON, docs/formats.md) on stdin and writes one delta\n"
 		"frame per applied work item on stdout, each as soon as its 'end' line is read.\n"
@@ -100,7 +100,7 @@ static char *usage_text(const char *about)
 		"                      (atomically: a temporary file in FILE's directory, fsync,\n"
 		"                      rename; FILE must be a regular file or not exist yet)\n"
 		"  --finality N        blocks kept in the undo journal (default 64); reverts deeper fail\n"
-		"  --max-line BYTES    longest accepted input line (default 16777216)\n"
+		"  --max-line BYTES    longest accepted input line (default %zu)\n"
 		"  --stats             print counters and the state's size on stderr at exit\n"
 		"  --reject-file FILE  on refused input, also append a reject line to FILE\n"
 		"                      (what a supervisor records in pl_quarantine)\n"
@@ -113,7 +113,8 @@ static char *usage_text(const char *about)
 		"exit codes: 0 end of input; 64 usage; 65 bad input data or broken invariant\n"
 		"(do not restart: the message names the line); 70 internal error; 75 read or\n"
 		"output error (restart); 78 unreadable --state file, or a --dump-state FILE\n"
-		"that is not a regular file or cannot be created (checked before reading input).\n");
+		"that is not a regular file or cannot be created (checked before reading input).\n",
+		FR_MAX_LINE);
 	return u.buf;
 }
 
@@ -137,7 +138,7 @@ static _Noreturn void refuse(struct dl *dl, const char *reject_file, int kind, u
 int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *about)
 {
 	const char *state = NULL, *dump = NULL, *reject_file = NULL;
-	uint64_t finality = 64, max_line = (uint64_t)1 << 24;
+	uint64_t finality = 64, max_line = FR_MAX_LINE;
 	int stats = 0;
 
 	die_set_prog(argv[0]);

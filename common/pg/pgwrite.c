@@ -29,7 +29,7 @@
 #include "pg/pgwrite.h"
 #include "pg/pipeline.h"
 
-#define MAX_LINE ((size_t)16 << 20)	 /* formats.md: lines are at most 16 MiB */
+#define MAX_LINE FR_MAX_LINE		 /* docs/formats.md: lines are at most 16 MiB */
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
 #define QUARANTINE_MAX ((size_t)1 << 20) /* pl_quarantine.frame is truncated to 1 MB */
 
