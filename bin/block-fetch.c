@@ -33,7 +33,7 @@
 #include "pg/pipeline.h"
 #include "num/u256.h"
 
-#define MAX_LINE (16u << 20)
+#define MAX_LINE FR_MAX_LINE
 #define FLUSH_AT (8u << 20)
 
 static const char usage_text[] =
@@ -92,6 +92,7 @@ struct dev {
 
 static struct pgf fetch;
 static const char *cur_line; /* the input line, for the quarantine row */
+static size_t cur_len;
 static const char *pipeline; /* --pipeline: whose quarantine (default $PL_PIPELINE, else pitchlake) */
 
 /* Record the driver event in pl_quarantine, then die with 65. */
@@ -103,8 +104,8 @@ static _Noreturn void fail(const struct dev *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (pgc_quarantine(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
-		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line) < 0)
+	if (pgc_quarantine_n(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
+		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line, cur_len) < 0)
 		warn("unable to record the driver event in pl_quarantine: %s", err_msg());
 	die_code(EXIT_DATAERR, "%s", msg);
 }
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 				(unsigned long long)lr.lineno + 1, err_msg());
 		}
 		cur_line = line;
+		cur_len = len;
 		if (parse_dev(&js, &tmp, line, len, &d) < 0)
 			fail(&d, "unable to parse driver event at line %llu: %s",
 				(unsigned long long)lr.lineno, err_msg());

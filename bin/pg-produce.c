@@ -35,8 +35,9 @@
 #include "core/io.h"
 #include "core/opt.h"
 #include "dom/pitchlake/produce.h"
+#include "frame/frame.h"
 
-#define MAX_LINE (16u << 20)
+#define MAX_LINE FR_MAX_LINE
 #define REPORT_NS 5000000000LL
 
 static const char usage_text[] =
@@ -70,9 +71,11 @@ static const char usage_text[] =
 	"and summary lines counts every committed transaction (StartBlock and RevertBlock).\n"
 	"\n"
 	"exit codes: 0 done (EOF); 64 usage; 65 bad input data: an unparseable frame, a\n"
-	"CatchupVault frame, a block already stored, a RevertBlock of a block that is not\n"
-	"stored or already REVERTED (do not restart); 69 database unavailable; 70 internal\n"
-	"error; 75 transient failure (connection lost, latency log not writable);\n"
+	"CatchupVault frame, an event whose line as block-fetch writes it would exceed the\n"
+	"16 MiB line limit of the stages downstream, a block already stored, a RevertBlock\n"
+	"of a block that is not stored or already REVERTED (do not restart); 69 database\n"
+	"unavailable; 70 internal error; 75 transient failure (connection lost, latency\n"
+	"log not writable);\n"
 	"78 configuration (bad conninfo, schema not migrated, latency log not openable)\n";
 
 /*

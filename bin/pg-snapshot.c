@@ -33,8 +33,10 @@ static const char usage_text[] =
 	"  -d, --conninfo STR  libpq connection string or URI (default: PG* environment)\n"
 	"  --pipeline NAME     the pipeline (default: $PL_PIPELINE, or the only one\n"
 	"                      registered in pl_pipeline)\n"
-	"  -o, --output FILE   write to FILE (atomically: FILE.tmp, fsync, rename)\n"
-	"                      instead of stdout\n"
+	"  -o, --output FILE   write to FILE instead of stdout, atomically: a temporary\n"
+	"                      file in FILE's directory, fsync, rename, fsync of the\n"
+	"                      directory.  FILE must be a regular file or not exist\n"
+	"                      yet (a device, FIFO, directory or symbolic link is refused)\n"
 	"  -h, --help          this text\n"
 	"  --version           print the version\n"
 	"\n"
@@ -45,7 +47,8 @@ static const char usage_text[] =
 	"  70  internal error\n"
 	"  75  connection lost, or the output cannot be written (retry)\n"
 	"  78  configuration error: bad conninfo, unknown pipeline, a registered table\n"
-	"      missing or without a primary key (do not retry)\n";
+	"      missing or without a primary key, an -o FILE that is not a regular file\n"
+	"      or cannot be created (do not retry)\n";
 
 enum { O_PIPELINE = OPT_LONG };
 
@@ -78,6 +81,10 @@ int main(int argc, char **argv)
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	/* A target we must not replace is refused before connecting. */
+	int rc;
+	if (file && (rc = io_atomic_check(file)) != 0)
+		die_code(rc, "unable to write the snapshot: %s", err_msg());
 
 	PGconn *conn = pgc_connect_or_die(conninfo, "pg-snapshot", 30);
 	struct pip pip;
@@ -89,19 +96,13 @@ int main(int argc, char **argv)
 		io_close_stdout();
 		return 0;
 	}
-	size_t n = strlen(file) + 5;
-	char *tmp = xmalloc(n);
-	snprintf(tmp, n, "%s.tmp", file);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to create '%s'", tmp);
-	pgs_dump(conn, fd, pip.name);
+	struct io_atomic out;
+	if ((rc = io_atomic_open(&out, file)) != 0)
+		die_code(rc, "unable to write the snapshot: %s", err_msg());
+	pgs_dump(conn, out.fd, pip.name); /* dies on failure: the temporary file goes at exit */
 	pip_free(&pip);
 	PQfinish(conn);
-	if (fsync(fd) < 0 || close(fd) < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to write '%s'", tmp);
-	if (rename(tmp, file) < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to rename '%s' to '%s'", tmp, file);
-	free(tmp);
+	if ((rc = io_atomic_commit(&out)) != 0)
+		die_code(rc, "unable to write the snapshot: %s", err_msg());
 	return 0;
 }

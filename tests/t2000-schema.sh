@@ -30,11 +30,12 @@ test_expect_success 'migrations apply and are recorded' '
 	pl-migrate: applied 005-archive
 	pl-migrate: applied 006-journal-fast
 	pl-migrate: applied 007-pipelines
+	pl-migrate: applied 008-amount-checks
 	pl-migrate: applied 009-work-guard
 	EOT
 	test_cmp expect out &&
 	pg_sql -c "SELECT version, name FROM pl_schema_version ORDER BY 1" >out &&
-	printf "1|001-producer\n2|002-state\n3|003-notify\n4|004-processor\n5|005-archive\n6|006-journal-fast\n7|007-pipelines\n9|009-work-guard\n" >expect &&
+	printf "1|001-producer\n2|002-state\n3|003-notify\n4|004-processor\n5|005-archive\n6|006-journal-fast\n7|007-pipelines\n8|008-amount-checks\n9|009-work-guard\n" >expect &&
 	test_cmp expect out
 '
 
@@ -42,7 +43,7 @@ test_expect_success 'a second run applies nothing' '
 	pl-migrate >out &&
 	echo "pl-migrate: database is up to date" >expect &&
 	test_cmp expect out &&
-	test "$(pg_sql -c "SELECT count(*) FROM pl_schema_version")" = 8
+	test "$(pg_sql -c "SELECT count(*) FROM pl_schema_version")" = 9
 '
 
 test_expect_success 'each migration file is itself idempotent' '
@@ -111,6 +112,56 @@ test_expect_success 'strike_level holds a negative i128, amounts hold 2^256-1' '
 		VALUES (\$\$0xv0\$\$, -2500, 115792089237316195423570985008687907853269984665640564039457584007913129639935)" &&
 	test "$(pg_sql -c "SELECT strike_level FROM \"VaultStates\" WHERE address = \$\$0xv0\$\$")" = -2500 &&
 	pg_sql -c "DELETE FROM \"VaultStates\""
+'
+
+STATE_TABLES="'VaultStates', 'Vault_Historic', 'Liquidity_Providers', 'Liquidity_Providers_Historic',
+	'Option_Rounds', 'Queued_Liquidity', 'Option_Buyers', 'Bids'"
+
+test_expect_success '008: every numeric column of the state tables but strike_level is CHECKed >= 0, validated' '
+	pg_sql -c "SELECT c.relname || \$\$.\$\$ || a.attname FROM pg_class c
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		WHERE c.relname IN ($STATE_TABLES) AND a.atttypid = \$\$numeric\$\$::regtype
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = \$\$c\$\$
+			AND k.convalidated AND k.conkey = ARRAY[a.attnum]
+			AND k.conname = c.relname || \$\$_\$\$ || a.attname || \$\$_nonneg\$\$
+			AND pg_get_constraintdef(k.oid) = \$\$CHECK ((\$\$ || quote_ident(a.attname) || \$\$ >= (0)::numeric))\$\$)
+		ORDER BY 1" >out &&
+	echo "VaultStates.strike_level" >expect &&
+	test_cmp expect out &&
+	test "$(pg_sql -c "SELECT count(*) FROM pg_constraint WHERE conname LIKE \$\$%_nonneg\$\$")" = 47
+'
+
+test_expect_success '008: a negative amount is refused (23514), a negative strike_level is not' '
+	test_must_fail pg_sql -c "INSERT INTO \"Liquidity_Providers\" (address, vault_address, unlocked_balance)
+		VALUES (\$\$0xa9\$\$, \$\$0xv9\$\$, -1)" 2>err &&
+	grep -q "violates check constraint \"Liquidity_Providers_unlocked_balance_nonneg\"" err &&
+	test_must_fail pg_sql -c "INSERT INTO \"Bids\" VALUES (\$\$0xb9\$\$, \$\$0xr9\$\$, \$\$0x1\$\$, 0, 1, -1)" 2>err &&
+	grep -q "Bids_price_nonneg" err &&
+	pg_sql -c "INSERT INTO \"VaultStates\" (address, strike_level, unlocked_balance) VALUES (\$\$0xv9\$\$, -1, NULL)" &&
+	pg_sql -c "DELETE FROM \"VaultStates\""
+'
+
+# A database migrated up to 007 that holds rows, then migrated to 008.
+upto007() {
+	mkdir -p "$TEST_DIR/sql007" && cp "$SRC"/sql/00[1-7]-*.sql "$TEST_DIR/sql007/" &&
+	pg_sql -c "CREATE DATABASE $1" &&
+	pl-migrate --conninfo "dbname=$1" --sql-dir "$TEST_DIR/sql007" >/dev/null &&
+	pg_sql -d $1 -c "INSERT INTO \"Bids\" VALUES (\$\$0xb1\$\$, \$\$0xr1\$\$, \$\$0x1\$\$, 0, 8000, 10);
+		INSERT INTO \"VaultStates\" (address, strike_level, unlocked_balance) VALUES (\$\$0xv1\$\$, -2500, 5)"
+}
+
+test_expect_success '008 on a database with rows: validated; a negative row makes it fail and roll back' '
+	upto007 withdata &&
+	pl-migrate --conninfo "dbname=withdata" >out &&
+	printf "pl-migrate: applied 008-amount-checks\npl-migrate: applied 009-work-guard\n" >expect && test_cmp expect out &&
+	test "$(pg_sql -d withdata -c "SELECT count(*) FROM pg_constraint WHERE conname LIKE \$\$%_nonneg\$\$ AND convalidated")" = 47 &&
+	pg_sql -d withdata -c "SET client_min_messages = warning" -f "$SRC/sql/008-amount-checks.sql" &&
+	upto007 baddata &&
+	pg_sql -d baddata -c "UPDATE \"Bids\" SET amount = -8000" &&
+	test_must_fail --code 75 pl-migrate --conninfo "dbname=baddata" >out 2>err &&
+	grep -q "Bids_amount_nonneg" err &&
+	test "$(pg_sql -d baddata -c "SELECT max(version) FROM pl_schema_version")" = 7 &&
+	test "$(pg_sql -d baddata -c "SELECT count(*) FROM pg_constraint WHERE conname LIKE \$\$%_nonneg\$\$")" = 0
 '
 
 test_expect_success 'driver_events trigger payload has the documented keys' '

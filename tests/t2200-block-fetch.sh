@@ -116,6 +116,32 @@ test_expect_success 'malformed line: exit 65 naming the line' '
 	test_cmp expect out
 '
 
+# Refused for its bytes, and still recorded: PostgreSQL refuses invalid UTF-8
+# and NUL in text, so the quarantine row holds each such byte as \xNN.
+printf '{"id":12,"sequence_index":13,"type":"Start\377Block","block_hash":"0x\300\257"}\n' >"$TEST_DIR/bad-utf8"
+printf '{"id":13,"sequence_index":14,"type":"StartBlock","block_hash":"0x1\000"}\n' >"$TEST_DIR/bad-nul"
+
+test_expect_success 'invalid UTF-8: exit 65, quarantined with each bad byte as \xNN' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	test_must_fail --code 65 block-fetch <bad-utf8 >out 2>err &&
+	grep -q "^block-fetch: fatal: unable to parse driver event at line 1: invalid UTF-8 at column 43 (byte 0xff)" err &&
+	! grep -q "unable to record" err &&
+	test_must_be_empty out &&
+	pg_sql -c "SELECT driver_id IS NULL, program, kind, reason, frame FROM pl_quarantine" >actual &&
+	printf "%s\n" "t|block-fetch|syntax|unable to parse driver event at line 1: invalid UTF-8 at column 43 (byte 0xff)|{\"id\":12,\"sequence_index\":13,\"type\":\"Start\\xffBlock\",\"block_hash\":\"0x\\xc0\\xaf\"}" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'a NUL byte: exit 65, quarantined with the NUL as \x00 and the rest of the line' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	test_must_fail --code 65 block-fetch <bad-nul >out 2>err &&
+	grep -q "unable to parse driver event at line 1: control character 0x00 in string" err &&
+	! grep -q "unable to record" err &&
+	pg_sql -c "SELECT frame FROM pl_quarantine" >actual &&
+	printf "%s\n" "{\"id\":13,\"sequence_index\":14,\"type\":\"StartBlock\",\"block_hash\":\"0x1\\x00\"}" >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'bad driver events are rejected (65)' '
 	for l in "[]" "{}" \
 		"{\"id\":-1,\"sequence_index\":1,\"type\":\"StartBlock\",\"block_hash\":\"0x1\"}" \

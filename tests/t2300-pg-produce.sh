@@ -306,4 +306,44 @@ test_expect_success 'a value the schema refuses (name over 255 characters): exit
 	test "$(pg_sql -d long -c "SELECT count(*) FROM starknet_blocks")" = 0
 '
 
+# big_frame TARGET: a frame of one event whose line, as block-fetch writes it,
+# is TARGET bytes long, while pg-produce reads it 1020 bytes shorter: the
+# name is 255 JSON "\b" escapes (2 bytes each), which block-fetch writes as
+# "\u0008" (6 bytes each); the data felts fill the rest exactly.
+big_frame() {
+	perl -e '
+		my $target = shift;
+		my $head = q({"op":"event","block_number":7,"block_hash":"0x7","timestamp":100,"tx":"0x1","vault":"0x2","nonce":1,"name":");
+		my $mid = q(","keys":["0x3"],"data":[);
+		my $room = $target - length($head) - 6 * 255 - length($mid) - length("]}");
+		my $m = int(($room + 1) / 12);        # items "0x1234567" (11 bytes) and commas
+		my $r = $room - (12 * $m - 1);        # 0..11 more hex digits in the last one
+		my @d = (q("0x1234567")) x $m;
+		$d[-1] = q("0x1234567) . ("0" x $r) . q(");
+		print q({"op":"begin","driver_id":1,"seq":1,"type":"StartBlock","block_number":7,"block_hash":"0x7","timestamp":100}), "\n";
+		print $head, "\\b" x 255, $mid, join(",", @d), "]}\n";
+		print q({"op":"end","driver_id":1}), "\n";
+	' "$1"
+}
+
+test_expect_success 'an event whose block-fetch line is exactly the line limit: stored, and read downstream' '
+	newdb biggest &&
+	big_frame 16777216 >in &&
+	test $(sed -n 2p in | wc -c) = $((16777216 - 1020 + 1)) &&
+	pg-produce --conninfo "dbname=biggest" <in 2>err &&
+	PGDATABASE=biggest pg-listen --once | PGDATABASE=biggest block-fetch >fetched &&
+	test $(sed -n 2p fetched | wc -c) = $((16777216 + 1)) &&
+	ep-apply <fetched >deltas 2>err &&
+	test "$(grep -c "\"op\":\"end\"" deltas)" = 1
+'
+
+test_expect_success 'an event whose block-fetch line would exceed the limit: exit 65 naming the line, nothing stored' '
+	newdb toobig &&
+	big_frame 16777217 >in &&
+	test $(sed -n 2p in | wc -c) -lt 16777216 &&
+	test_must_fail --code 65 pg-produce --conninfo "dbname=toobig" <in 2>err &&
+	grep -q "^pg-produce: fatal: unable to parse event frame at line 2: event line would be 16777217 bytes as block-fetch writes it, longer than the 16777216-byte line limit" err &&
+	test "$(pg_sql -d toobig -c "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM starknet_blocks) + (SELECT count(*) FROM driver_events)")" = 0
+'
+
 test_done

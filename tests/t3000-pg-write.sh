@@ -62,7 +62,7 @@ test_expect_success 'puts and dels are applied, one ack per frame' '
 	pg-write <"$F1" >out &&
 	acks 1 2 3 4 >expect && test_cmp expect out &&
 	pg_sql -c "SELECT round_address, bid_id, amount, price FROM \"Bids\" ORDER BY 1, 2" >got &&
-	printf "%s\n" "0xr1|0x1|2000|5" "0xr2|0x1|3|-2500" >expect && test_cmp expect got &&
+	printf "%s\n" "0xr1|0x1|2000|5" "0xr2|0x1|3|2500" >expect && test_cmp expect got &&
 	pg_sql -c "SELECT has_minted, has_refunded, mintable_options, refundable_amount IS NULL FROM \"Option_Buyers\"" >got &&
 	echo "t|f|12|t" >expect && test_cmp expect got &&
 	pg_sql -c "SELECT id FROM driver_events WHERE is_processed ORDER BY id" >got &&
@@ -170,6 +170,35 @@ test_expect_success 'a fraction for numeric(78,0), an unregistered table: reject
 	pg_sql -c "SELECT count(*) FROM driver_events" >got && echo 9 >expect && test_cmp expect got
 '
 
+test_expect_success 'a JSON number for a numeric column: exit 65, quarantined (numeric values are decimal strings)' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
+	bad_frames "{\"op\":\"put\",\"table\":\"Bids\",\"key\":{\"round_address\":\"0xr9\",\"bid_id\":\"0x2\"},\"row\":{\"buyer_address\":\"0xb9\",\"round_address\":\"0xr9\",\"bid_id\":\"0x2\",\"tree_nonce\":\"0\",\"amount\":9,\"price\":\"9\"},\"before\":null}" >in &&
+	test_must_fail --code 65 pg-write <in >out 2>err &&
+	acks 8 >expect && test_cmp expect out &&
+	grep -q "unable to apply the frame of driver_id 9 seq 9 (input line 4): value of numeric column \"Bids\".\"amount\" is a JSON number (9), not a decimal string" err &&
+	pg_sql -c "SELECT driver_id, program, kind, reason FROM pl_quarantine" >got &&
+	echo "9|pg-write|syntax|value of numeric column \"Bids\".\"amount\" is a JSON number (9), not a decimal string" >expect &&
+	test_cmp expect got &&
+	pg_sql -c "SELECT frame FROM pl_quarantine" >got && { sed -n 4,7p in; echo; } >expect && test_cmp expect got &&
+	pg_sql -c "SELECT count(*) FROM \"Bids\" WHERE round_address = '\''0xr9'\''" >got && echo 0 >expect && test_cmp expect got
+'
+
+test_expect_success 'a negative balance: refused by the database (sql/008), exit 65, quarantined as invariant' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
+	bad_frames "{\"op\":\"put\",\"table\":\"Liquidity_Providers\",\"key\":{\"address\":\"0xl9\",\"vault_address\":\"0xv9\"},\"row\":{\"address\":\"0xl9\",\"vault_address\":\"0xv9\",\"stashed_balance\":\"0\",\"locked_balance\":\"0\",\"unlocked_balance\":\"-5\",\"latest_block\":\"108\"},\"before\":null}" >in &&
+	test_must_fail --code 65 pg-write <in >out 2>err &&
+	acks 8 >expect && test_cmp expect out &&
+	grep -q "unable to apply the frame of driver_id 9 seq 9 (input line 4): .*violates check constraint \"Liquidity_Providers_unlocked_balance_nonneg\"" err &&
+	pg_sql -c "SELECT driver_id, program, kind FROM pl_quarantine" >got &&
+	echo "9|pg-write|invariant" >expect && test_cmp expect got &&
+	pg_sql -c "SELECT reason FROM pl_quarantine" | grep -q "Liquidity_Providers_unlocked_balance_nonneg" &&
+	pg_sql -c "SELECT frame FROM pl_quarantine" >got && { sed -n 4,7p in; echo; } >expect && test_cmp expect got &&
+	pg_sql -c "SELECT count(*) FROM \"Liquidity_Providers\"" >got && echo 0 >expect && test_cmp expect got &&
+	pg_sql -c "SELECT driver_id, seq FROM pl_checkpoint" >got && echo "8|8" >expect && test_cmp expect got
+'
+
 test_expect_success 'a deferred constraint failing at COMMIT: the batch is split, the right frame quarantined' '
 	pg_sql -c "DELETE FROM pl_quarantine" &&
 	bad_frames "{\"op\":\"put\",\"table\":\"Queued_Liquidity\",\"key\":{\"address\":\"0xl1\",\"round_address\":\"0xnoround\"},\"row\":{\"address\":\"0xl1\",\"queued_liquidity\":\"1\",\"bps\":\"1\",\"round_address\":\"0xnoround\"},\"before\":null}" >in &&
@@ -189,6 +218,35 @@ test_expect_success 'malformed line: exit 65 naming the line; frames before it c
 	grep -q "at line 1: .*outside a frame" err
 '
 
+# Refused for its bytes, and still recorded: PostgreSQL refuses invalid UTF-8
+# and NUL in text, so the quarantine row holds each such byte as \xNN.
+BAD_UTF8=$(printf '{"op":"put","table":"Bi\377ds","key":{"k":"\300\257"},"before":null}')
+
+test_expect_success 'invalid UTF-8: exit 65 naming the line, quarantined with each bad byte as \xNN' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
+	bad_frames "$BAD_UTF8" >in &&
+	test_must_fail --code 65 pg-write <in >out 2>err &&
+	grep -q "^pg-write: fatal: unable to parse delta frame at line 6: invalid UTF-8 at column 24 (byte 0xff)" err &&
+	! grep -q "unable to record" err &&
+	acks 8 >expect && test_cmp expect out &&
+	pg_sql -c "SELECT driver_id, program, kind, reason, frame FROM pl_quarantine" >got &&
+	printf "%s\n" "9|pg-write|syntax|invalid UTF-8 at column 24 (byte 0xff)|{\"op\":\"put\",\"table\":\"Bi\\xffds\",\"key\":{\"k\":\"\\xc0\\xaf\"},\"before\":null}" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a NUL byte: exit 65, quarantined whole with the NUL as \x00' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
+	{ bad_frames "" | head -n 5 && printf "{\"op\":\"put\",\"table\":\"Bids\000\",\"key\":{},\"before\":null}\n"; } >in &&
+	test_must_fail --code 65 pg-write <in >out 2>err &&
+	grep -q "at line 6: control character 0x00 in string" err &&
+	! grep -q "unable to record" err &&
+	pg_sql -c "SELECT frame FROM pl_quarantine" >got &&
+	printf "%s\n" "{\"op\":\"put\",\"table\":\"Bids\\x00\",\"key\":{},\"before\":null}" >expect &&
+	test_cmp expect got
+'
+
 test_expect_success 'EOF inside a frame: the partial frame is discarded, exit 0' '
 	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
 	pg_sql -c "DELETE FROM \"Bids\" WHERE round_address IN ('\''0xr8'\'', '\''0xr9'\'')" &&
@@ -197,6 +255,18 @@ test_expect_success 'EOF inside a frame: the partial frame is discarded, exit 0'
 	acks 8 >expect && test_cmp expect out &&
 	grep -q "discarding an incomplete frame" err &&
 	pg_sql -c "SELECT count(*) FROM \"Bids\" WHERE round_address = '\''0xr9'\''" >got && echo 0 >expect && test_cmp expect got
+'
+
+# (Applies frame 9: the tests above need it unapplied.)
+test_expect_success 'a negative strike_level (a signed i128) is stored' '
+	pg_sql -c "DELETE FROM pl_quarantine" &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = 7, seq = 7" -c "UPDATE driver_events SET is_processed = false WHERE id > 7" &&
+	bad_frames "{\"op\":\"put\",\"table\":\"VaultStates\",\"key\":{\"address\":\"0xv9\"},\"row\":{\"address\":\"0xv9\",\"unlocked_balance\":\"0\",\"locked_balance\":\"0\",\"stashed_balance\":\"0\",\"current_round\":\"1\",\"current_round_address\":\"0xr9\",\"latest_block\":\"108\",\"fossil_client_address\":\"0xf\",\"eth_address\":\"0xe\",\"option_round_class_hash\":\"0xc\",\"alpha\":\"5000\",\"strike_level\":\"-2500\",\"round_transition_period\":\"1\",\"auction_duration\":\"1\",\"round_duration\":\"1\",\"deployment_date\":\"1\"},\"before\":null}" >in &&
+	pg-write <in >out &&
+	acks 8 9 >expect && test_cmp expect out &&
+	pg_sql -c "SELECT strike_level FROM \"VaultStates\" WHERE address = '\''0xv9'\''" >got &&
+	printf "%s\n" -2500 >expect && test_cmp expect got &&
+	pg_sql -c "SELECT count(*) FROM pl_quarantine" >got && echo 0 >expect && test_cmp expect got
 '
 
 # Run the whole history (F1, F2) from an empty state in one go.

@@ -36,6 +36,51 @@ test_expect_success 'a second run is byte-identical; -o FILE writes the same byt
 	pg-snapshot -o snap3 && cmp snap1 snap3 && test ! -e snap3.tmp
 '
 
+# A character device like /dev/full: our own node when we may make one (so
+# that a regression cannot replace the real one), else /dev/full itself
+# when /dev is not ours to write (then it cannot be replaced either).
+chardev() {
+	if mknod "$1" c 1 7 2>/dev/null; then echo "$1"
+	elif test ! -w /dev; then echo /dev/full
+	fi
+}
+
+test_expect_success '-o refuses a device, a FIFO, a directory, a symbolic link (78), untouched' '
+	mkfifo fifo && mkdir dir && echo old >real && ln -s real link &&
+	dev=$(chardev full) &&
+	for t in $dev fifo dir link; do
+		test_must_fail --code 78 pg-snapshot -o $t >out 2>err &&
+		test ! -s out &&
+		grep -q "^pg-snapshot: fatal: unable to write the snapshot: .$t. is a .*, not a regular file" err || exit 1
+	done &&
+	{ test -z "$dev" || test -c $dev; } && test -p fifo && test -d dir && test -h link &&
+	echo old >expect && test_cmp expect real &&
+	ls -a dir >got && printf "%s\n" . .. >expect && test_cmp expect got
+'
+
+test_expect_success '-o: the target is checked before connecting' '
+	mkfifo fifo2 &&
+	test_must_fail --code 78 pg-snapshot --conninfo "host=$TEST_DIR/nowhere port=1" -o fifo2 2>err &&
+	grep -q "fifo2. is a FIFO" err &&
+	test_must_fail --code 78 pg-snapshot --conninfo "host=$TEST_DIR/nowhere port=1" -o nodir/snap 2>err &&
+	grep -q "unable to use directory .nodir." err
+'
+
+test_expect_success '-o replaces a regular file: O_EXCL temporary file, fsync, rename, fsync of the directory' '
+	mkdir out.d && echo old >out.d/snap &&
+	pg-snapshot -o out.d/snap && cmp snap1 out.d/snap &&
+	ls -a out.d >got && printf "%s\n" . .. snap >expect && test_cmp expect got &&
+	if ! command -v strace >/dev/null || ! strace -o /dev/null true 2>/dev/null; then
+		say "no usable strace: syscalls not checked"; exit 0
+	fi
+	strace -o tr -e trace=openat,fsync,rename pg-snapshot -o out.d/snap &&
+	grep -q "^openat(AT_FDCWD, \"out\.d/\.snap\.tmp[0-9]*-[0-9]*\", O_WRONLY|O_CREAT|O_EXCL" tr &&
+	sed -n "/\.snap\.tmp/,\$p" tr | grep -v "^+++" | sed "s/(.*//" >got &&
+	printf "%s\n" openat fsync rename openat fsync >expect && test_cmp expect got &&
+	grep -q "^openat(AT_FDCWD, \"out\.d\", O_RDONLY|O_CLOEXEC|O_DIRECTORY" tr &&
+	cmp snap1 out.d/snap
+'
+
 test_expect_success 'historic tables are left out, but pg-write did write them' '
 	! grep -q "\"op\":\"put\",\"table\":\"Vault_Historic\"" snap1 &&
 	pg_sql -c "SELECT address, block_number FROM \"Vault_Historic\"" >got &&
@@ -50,6 +95,16 @@ test_expect_success 'rows come in bytewise key order across many cursor fetches'
 	LC_ALL=C sort keys >sorted && test_cmp sorted keys &&
 	grep -n "\"op\":\"put\",\"table\":\"Option_Buyers\"" big | cut -d: -f1 >line &&
 	test $(cat line) = $((4321 + 5))
+'
+
+test_expect_success '-o: a failed write (file too large) exits 75, removes the temporary file, keeps the old one' '
+	mkdir big.d && echo old >big.d/snap &&
+	test $(wc -c <big) -gt 65536 &&
+	{ (trap "" XFSZ && ulimit -f 64 && exec pg-snapshot -o big.d/snap 2>err); rc=$?; } &&
+	test $rc = 75 &&
+	grep -q "unable to write the snapshot: File too large" err &&
+	echo old >expect && test_cmp expect big.d/snap &&
+	ls -a big.d >got && printf "%s\n" . .. snap >expect && test_cmp expect got
 '
 
 test_expect_success 'a registered table that does not exist: exit 78' '

@@ -2,11 +2,13 @@
  * io.c -- see io.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/die.h"
@@ -144,6 +146,164 @@ void io_close_stdout(void)
 		die_errno(EXIT_TEMPFAIL, "unable to close output");
 	}
 }
+
+/* ------------------------------------------------------ atomic replace */
+
+static struct io_atomic *atomic_pending; /* removed at exit unless committed */
+
+static void atomic_atexit(void)
+{
+	if (atomic_pending && atomic_pending->tmp)
+		unlink(atomic_pending->tmp);
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* The target's directory ("." for a bare name), allocated. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+int io_atomic_check(const char *path)
+{
+	struct stat st;
+	size_t n = strlen(path);
+	if (n == 0 || path[n - 1] == '/') {
+		error("'%s' is not a file name", path);
+		return EXIT_CONFIG;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			error("'%s' is %s, not a regular file (refusing to replace it)", path, file_kind(st.st_mode));
+			return EXIT_CONFIG;
+		}
+	} else if (errno != ENOENT) {
+		error("unable to use '%s': %s", path, strerror(errno));
+		return EXIT_CONFIG;
+	}
+	char *dir = dir_of(path);
+	int rc = 0;
+	if (stat(dir, &st) < 0) {
+		error("unable to use directory '%s': %s", dir, strerror(errno));
+		rc = EXIT_CONFIG;
+	} else if (!S_ISDIR(st.st_mode)) {
+		error("unable to use directory '%s': not a directory", dir);
+		rc = EXIT_CONFIG;
+	} else if (access(dir, W_OK | X_OK) < 0) {
+		error("unable to create files in directory '%s': %s", dir, strerror(errno));
+		rc = EXIT_CONFIG;
+	}
+	free(dir);
+	return rc;
+}
+
+int io_atomic_open(struct io_atomic *a, const char *path)
+{
+	static int registered;
+	static unsigned seq;
+	int rc = io_atomic_check(path);
+	memset(a, 0, sizeof *a);
+	a->fd = -1;
+	if (rc)
+		return rc;
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+	size_t cap = strlen(path) + 48;
+	a->tmp = xmalloc(cap);
+	for (int tries = 0; a->fd < 0; tries++) {
+		snprintf(a->tmp, cap, "%.*s.%s.tmp%ld-%u", (int)dlen, path, path + dlen, (long)getpid(), seq++);
+		a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (a->fd < 0 && (errno != EEXIST || tries == 100)) {
+			error("unable to create '%s': %s", a->tmp, strerror(errno));
+			free(a->tmp);
+			a->tmp = NULL;
+			return EXIT_TEMPFAIL;
+		}
+	}
+	a->path = xstrdup(path);
+	if (!registered) {
+		atexit(atomic_atexit);
+		registered = 1;
+	}
+	atomic_pending = a;
+	return 0;
+}
+
+static void atomic_done(struct io_atomic *a, int remove)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	if (remove && a->tmp)
+		unlink(a->tmp);
+	if (atomic_pending == a)
+		atomic_pending = NULL;
+	free(a->tmp);
+	free(a->path);
+	a->tmp = a->path = NULL;
+	a->fd = -1;
+}
+
+void io_atomic_abort(struct io_atomic *a)
+{
+	atomic_done(a, 1);
+}
+
+int io_atomic_commit(struct io_atomic *a)
+{
+	int fd = a->fd, rc;
+	a->fd = -1;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		error("unable to write '%s': %s", a->tmp, strerror(errno));
+		atomic_done(a, 1);
+		return EXIT_TEMPFAIL;
+	}
+	/* Once more, just before the rename: the target may have changed. */
+	if ((rc = io_atomic_check(a->path)) != 0) {
+		atomic_done(a, 1);
+		return rc;
+	}
+	if (rename(a->tmp, a->path) < 0) {
+		error("unable to rename '%s' to '%s': %s", a->tmp, a->path, strerror(errno));
+		atomic_done(a, 1);
+		return EXIT_TEMPFAIL;
+	}
+	/* The rename is durable once the directory is. */
+	char *dir = dir_of(a->path);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = 0;
+	if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL)) {
+		error("unable to sync directory '%s': %s", dir, strerror(errno));
+		rc = EXIT_TEMPFAIL;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	atomic_done(a, 0);
+	return rc;
+}
+
+/* ------------------------------------------------------------ line reader */
 
 void lr_init(struct lr *lr, int fd, size_t max_line)
 {

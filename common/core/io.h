@@ -46,6 +46,36 @@ void io_init_stdout(void);
 /* Call at exit: close stdout and die if that reports an error (jq-style). */
 void io_close_stdout(void);
 
+/*
+ * Replacing a file atomically (state snapshots): the new contents go to a
+ * temporary file created with O_EXCL in the target's directory
+ * (".NAME.tmp<pid>-<n>"), which is fsynced and renamed over the target,
+ * and then the directory is fsynced.  Only a regular file (or nothing) is
+ * ever replaced: a device, FIFO, socket, directory or symbolic link
+ * (lstat) is refused.  Until it is committed or aborted the temporary
+ * file is removed at exit(), so a program dying on an error leaves none.
+ *
+ * The functions return 0, or the exit code the failure calls for with
+ * err_msg() set: EXIT_CONFIG when the target cannot be used (not a regular
+ * file, no such directory, no write permission), EXIT_TEMPFAIL when
+ * writing failed (full disk, I/O error).
+ */
+struct io_atomic {
+	char *path; /* the target */
+	char *tmp;  /* the temporary file */
+	int fd;	    /* open on tmp, for writing */
+};
+
+/* Can path be replaced?  Call it before doing any work. */
+int io_atomic_check(const char *path);
+/* io_atomic_check, then create the temporary file (a->fd). */
+int io_atomic_open(struct io_atomic *a, const char *path);
+/* fsync and close the temporary file, rename it over the target, fsync the
+ * directory.  On failure the temporary file is removed. */
+int io_atomic_commit(struct io_atomic *a);
+/* Close and remove the temporary file. */
+void io_atomic_abort(struct io_atomic *a);
+
 /* Bounded line reader. */
 struct lr {
 	int fd;

@@ -5,9 +5,13 @@
  * The lines between our programs are small flat objects parsed millions of
  * times a second, so the parser tokenises a whole line into one reusable
  * token array (jsmn-style) without copying: strings and numbers are slices
- * of the line.  It is strict RFC 8259: no trailing commas, no comments, no
- * leading zeros, control characters and invalid escapes or UTF-8 rejected,
- * nesting at most JS_MAX_DEPTH, and nothing but whitespace after the value.
+ * of the line.  It is strict RFC 8259 (and I-JSON, RFC 7493): no trailing
+ * commas, no comments, no leading zeros, control characters and invalid
+ * escapes rejected; strings must be valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF, no truncated sequences), a \u escape
+ * must not stand for NUL or for half a surrogate pair; no object may name a
+ * member twice (names compared after unescaping); nesting at most
+ * JS_MAX_DEPTH, and nothing but whitespace after the value.
  */
 #ifndef PL_JSON_H
 #define PL_JSON_H
@@ -35,10 +39,19 @@ struct js_tok {
 	uint32_t n;    /* arrays: elements; objects: members */
 };
 
+/* A member name of an open object (duplicate detection). */
+struct js_key {
+	uint64_t sig;
+	uint32_t tok;
+};
+
 struct js {
 	const char *src;
 	struct js_tok *t;
 	uint32_t n, cap;
+	struct js_key *ks; /* scratch: the names of the open objects */
+	uint32_t nks, kscap;
+	uint32_t *keys, kcap; /* scratch: sorting the names of a large object */
 };
 
 void js_init(struct js *js);
@@ -77,6 +90,15 @@ int js_u63(const struct js *js, int tok, int64_t *out);
 
 /* Append s as a JSON string literal (with quotes), escaping as needed. */
 void sb_add_jstr(struct sb *sb, const char *s, size_t n);
+/*
+ * Append s[0..n) as valid UTF-8 without NUL, for text that must be stored
+ * whatever its bytes (PostgreSQL refuses invalid UTF-8 and NUL in text):
+ * each byte that is not part of a well-formed UTF-8 sequence (strict, as
+ * js_parse checks strings), and each NUL byte, becomes the four characters
+ * \xNN (lowercase hex); everything else is copied unchanged, so valid text
+ * is kept byte for byte.
+ */
+void sb_add_utf8_safe(struct sb *sb, const char *s, size_t n);
 /* Append the raw text of a token (re-serialises containers verbatim). */
 void sb_add_jraw(struct sb *sb, const struct js *js, int tok);
 

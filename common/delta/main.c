@@ -42,7 +42,7 @@ static void load_state(struct dl *dl, const char *path)
 	if (fd < 0)
 		die_errno(EXIT_CONFIG, "unable to open state '%s'", path);
 	struct lr lr;
-	lr_init(&lr, fd, (size_t)1 << 24);
+	lr_init(&lr, fd, FR_MAX_LINE);
 	char *line;
 	size_t len;
 	int r;
@@ -60,21 +60,23 @@ static void load_state(struct dl *dl, const char *path)
 	close(fd);
 }
 
+/* Write the snapshot: a temporary file in FILE's directory, renamed over it. */
 static void dump_state(struct dl *dl, const char *path)
 {
 	struct sb out = SB_INIT;
-	size_t plen = strlen(path);
-	char *tmp = xmalloc(plen + 16);
-	snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
+	struct io_atomic a;
+	int rc;
 	dl_dump(dl, &out);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to create '%s'", tmp);
-	if (io_write_all(fd, out.buf ? out.buf : "", out.len) < 0 || fsync(fd) < 0 || close(fd) < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to write '%s'", tmp);
-	if (rename(tmp, path) < 0)
-		die_errno(EXIT_TEMPFAIL, "unable to rename '%s' to '%s'", tmp, path);
-	free(tmp);
+	if ((rc = io_atomic_open(&a, path)) != 0)
+		die_code(rc, "unable to dump state: %s", err_msg());
+	if (io_write_all(a.fd, out.buf ? out.buf : "", out.len) < 0) {
+		int e = errno;
+		io_atomic_abort(&a);
+		errno = e;
+		die_errno(EXIT_TEMPFAIL, "unable to dump state to '%s'", path);
+	}
+	if ((rc = io_atomic_commit(&a)) != 0)
+		die_code(rc, "unable to dump state: %s", err_msg());
 	sb_free(&out);
 }
 
@@ -88,15 +90,17 @@ static char *usage_text(const char *about)
 		"       %s --help | --version\n\n",
 		die_prog(), (int)strlen(die_prog()), "", die_prog());
 	sb_adds(&u, about);
-	sb_adds(&u,
+	sb_addf(&u,
 		"\n"
 		"Reads event frames (NDJSON, docs/formats.md) on stdin and writes one delta\n"
 		"frame per applied work item on stdout, each as soon as its 'end' line is read.\n"
 		"\n"
 		"  --state FILE        start from this snapshot (as written by --dump-state or pg-snapshot)\n"
 		"  --dump-state FILE   write the final state snapshot to FILE at end of input\n"
+		"                      (atomically: a temporary file in FILE's directory, fsync,\n"
+		"                      rename; FILE must be a regular file or not exist yet)\n"
 		"  --finality N        blocks kept in the undo journal (default 64); reverts deeper fail\n"
-		"  --max-line BYTES    longest accepted input line (default 16777216)\n"
+		"  --max-line BYTES    longest accepted input line (default %zu)\n"
 		"  --stats             print counters and the state's size on stderr at exit\n"
 		"  --reject-file FILE  on refused input, also append a reject line to FILE\n"
 		"                      (what a supervisor records in pl_quarantine)\n"
@@ -109,7 +113,10 @@ static char *usage_text(const char *about)
 		"exit codes: 0 end of input; 64 usage; 65 bad input data or broken invariant\n"
 		"(do not restart: the message names the line); 70 internal error; 75 read or\n"
 		"output error, or a stale state: the input's work items follow items this\n"
-		"state has not seen (restart from a fresh snapshot); 78 unreadable --state file.\n");
+		"state has not seen (restart from a fresh snapshot); 78 unreadable --state file,\n"
+		"or a --dump-state FILE that is not a regular file or cannot be created\n"
+		"(checked before reading input).\n",
+		FR_MAX_LINE);
 	return u.buf;
 }
 
@@ -133,7 +140,7 @@ static _Noreturn void refuse(struct dl *dl, const char *reject_file, int kind, u
 int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *about)
 {
 	const char *state = NULL, *dump = NULL, *reject_file = NULL;
-	uint64_t finality = 64, max_line = (uint64_t)1 << 24;
+	uint64_t finality = 64, max_line = FR_MAX_LINE;
 	int stats = 0;
 
 	die_set_prog(argv[0]);
@@ -167,6 +174,9 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 	opt_no_operands(&op);
 	opt_free(&op);
 	free(usage);
+	int rc;
+	if (dump && (rc = io_atomic_check(dump)) != 0)
+		die_code(rc, "unable to dump state: %s", err_msg());
 
 	io_init_stdout();
 	struct dl *dl = dl_new(dom, finality);

@@ -130,6 +130,10 @@ void fr_add_reject(struct sb *out, const char *program, int kind, int64_t driver
 	add_opt_int(out, "seq", seq);
 	add_opt_int(out, "line", line);
 	sb_adds(out, ",\"reason\":");
-	sb_add_jstr(out, reason, strlen(reason));
+	/* The reason may quote input: keep the line valid UTF-8 whatever it quotes. */
+	struct sb r = SB_INIT;
+	sb_add_utf8_safe(&r, reason, strlen(reason));
+	sb_add_jstr(out, r.buf ? r.buf : "", r.len);
+	sb_free(&r);
 	sb_adds(out, "}\n");
 }

@@ -12,6 +12,16 @@
 #include "core/io.h"
 #include "core/json.h"
 
+/*
+ * The longest line of every format between the stages, without its '\n'
+ * (docs/formats.md: 16 MiB).  The default limit of every reader (ep-apply
+ * --max-line, block-fetch, pg-write, pg-produce), and so the limit a
+ * stage must keep the lines it writes (or makes a later stage write)
+ * within: pg-produce refuses an event whose line, as block-fetch will
+ * write it, would be longer.
+ */
+#define FR_MAX_LINE ((size_t)16 << 20)
+
 enum fr_op {
 	FR_BEGIN,
 	FR_EVENT,

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "core/die.h"
+#include "core/io.h"
+#include "core/json.h"
 #include "pg/pgconn.h"
 
 /*
@@ -171,11 +173,21 @@ void pgc_prepare_all(PGconn *conn, const struct pgc_stmt *stmts, const char *wha
 int pgc_quarantine(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
 	int64_t seq, const char *reason, const char *frame)
 {
+	return pgc_quarantine_n(conn, pipeline, program, kind, driver_id, seq, reason, frame, frame ? strlen(frame) : 0);
+}
+
+int pgc_quarantine_n(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
+	int64_t seq, const char *reason, const char *frame, size_t frame_len)
+{
 	char s_id[24], s_seq[24];
+	struct sb why = SB_INIT, text = SB_INIT;
 	snprintf(s_id, sizeof s_id, "%lld", (long long)driver_id);
 	snprintf(s_seq, sizeof s_seq, "%lld", (long long)seq);
-	const char *vals[7] = {driver_id >= 0 ? s_id : NULL, seq >= 0 ? s_seq : NULL, program, kind, reason, frame,
-		pipeline};
+	sb_add_utf8_safe(&why, reason ? reason : "", reason ? strlen(reason) : 0);
+	if (frame)
+		sb_add_utf8_safe(&text, frame, frame_len);
+	const char *vals[7] = {driver_id >= 0 ? s_id : NULL, seq >= 0 ? s_seq : NULL, program, kind,
+		why.buf ? why.buf : "", frame ? (text.buf ? text.buf : "") : NULL, pipeline};
 	PGresult *r = PQexecParams(conn,
 		"INSERT INTO pl_quarantine (driver_id, seq, program, kind, reason, frame, pipeline)"
 		" VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7)",
@@ -189,5 +201,7 @@ int pgc_quarantine(PGconn *conn, const char *pipeline, const char *program, cons
 		ret = error("%.*s", (int)n, m);
 	}
 	PQclear(r);
+	sb_free(&why);
+	sb_free(&text);
 	return ret;
 }

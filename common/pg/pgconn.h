@@ -77,9 +77,18 @@ void pgc_prepare_all(PGconn *conn, const struct pgc_stmt *stmts, const char *wha
  * driver_id / seq < 0: unknown.  kind: a reject kind name (frame.h);
  * frame may be NULL.  0, or -1 with err_msg() set when the row could not
  * be written (the caller warns and goes on dying).
+ *
+ * The frame and the reason are stored whatever their bytes: refused input
+ * is often refused for its bytes, and PostgreSQL refuses text that is not
+ * valid UTF-8 or holds NUL.  Each invalid byte and each NUL is stored as
+ * the four characters \xNN (sb_add_utf8_safe; docs/formats.md), valid
+ * text unchanged.
  */
 int pgc_quarantine(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
 	int64_t seq, const char *reason, const char *frame);
+/* The same with the frame's length, for a frame that may contain NUL bytes. */
+int pgc_quarantine_n(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
+	int64_t seq, const char *reason, const char *frame, size_t frame_len);
 
 /* Sleep for ms milliseconds unless PL_TEST_NO_SLEEP is set (tests). */
 void pgc_sleep_ms(long ms);

@@ -153,8 +153,12 @@ static void set_reason_from(struct pgw *w, const PGresult *r)
 {
 	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	/* class 42: the frame names tables or columns the database does not
-	 * have; PLM01/PLI01: the work-item guard (sql/009-work-guard.sql) */
+	/* SQLSTATE class 42 (an undefined table or column): the frame names what
+	 * the database does not have.  PLM01/PLI01: the work-item guard
+	 * (sql/009-work-guard.sql).  Class 23 (integrity constraint violation:
+	 * a CHECK such as sql/008's non-negative amounts, a foreign key, NOT
+	 * NULL, a unique key) is a broken invariant, and so is anything else
+	 * the server refuses (class 22: a value out of range). */
 	if (st && !strncmp(st, "42", 2))
 		w->reject_kind = FR_REJ_SCHEMA;
 	else if (st && !strcmp(st, "PLM01"))
@@ -296,6 +300,23 @@ static int is_decimal(const char *s, size_t n, int allow_frac)
 	return i == n;
 }
 
+static const char *json_type_name(int type)
+{
+	switch (type) {
+	case JS_NUM:
+		return "a JSON number";
+	case JS_TRUE:
+	case JS_FALSE:
+		return "a JSON boolean";
+	case JS_ARR:
+		return "a JSON array";
+	case JS_OBJ:
+		return "a JSON object";
+	default:
+		return "not a string";
+	}
+}
+
 /* Append the text parameter for value tok of column c; -1 with w->reason on bad data. */
 static int add_value(struct pgw *w, const struct cat_table *t, const struct cat_col *c, int tok)
 {
@@ -303,6 +324,15 @@ static int add_value(struct pgw *w, const struct cat_table *t, const struct cat_
 	const struct js_tok *v = &js->t[tok];
 	const char *s;
 	size_t n;
+	/* docs/formats.md: numeric columns are decimal strings (or null).  A JSON
+	 * number would pass through a float in most JSON tools: refuse it. */
+	if (c->typid == NUMERIC_OID && v->type != JS_STR && v->type != JS_NULL) {
+		w->reject_kind = FR_REJ_SYNTAX;
+		sb_reset(&w->reason);
+		sb_addf(&w->reason, "value of numeric column \"%s\".\"%s\" is %s (%.*s), not a decimal string",
+			t->name, c->name, json_type_name(v->type), (int)(v->len > 100 ? 100 : v->len), js->src + v->off);
+		return -1;
+	}
 	switch (v->type) {
 	case JS_NULL:
 		pb_null(&w->pb);
@@ -330,6 +360,7 @@ static int add_value(struct pgw *w, const struct cat_table *t, const struct cat_
 		/* numeric(p,0) would round a fraction silently: reject it here. */
 		int frac = c->typmod < 4 || ((c->typmod - 4) & 0xffff) > 0;
 		if (!is_decimal(s, n, frac)) {
+			w->reject_kind = FR_REJ_SYNTAX;
 			sb_reset(&w->reason);
 			sb_addf(&w->reason, "value of numeric column \"%s\".\"%s\" is not a decimal %s: %.*s",
 				t->name, c->name, frac ? "number" : "integer", (int)(n > 100 ? 100 : n), s);

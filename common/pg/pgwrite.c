@@ -29,7 +29,7 @@
 #include "pg/pgwrite.h"
 #include "pg/pipeline.h"
 
-#define MAX_LINE ((size_t)16 << 20)	 /* formats.md: lines are at most 16 MiB */
+#define MAX_LINE FR_MAX_LINE		 /* docs/formats.md: lines are at most 16 MiB */
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
 #define QUARANTINE_MAX ((size_t)1 << 20) /* pl_quarantine.frame is truncated to 1 MB */
 
@@ -307,8 +307,8 @@ static void quarantine(struct pgw *w, const struct frame *f, const char *text, s
 			len--; /* do not cut a UTF-8 sequence */
 	}
 	sb_add(&q, text, len);
-	if (pgc_quarantine(w->conn, w->o.pip->name, "pg-write", fr_reject_kind_name(w->reject_kind), f ? f->driver_id : -1,
-		    f ? f->seq : -1, w->reason.buf ? w->reason.buf : "", q.buf ? q.buf : "") < 0) {
+	if (pgc_quarantine_n(w->conn, w->o.pip->name, "pg-write", fr_reject_kind_name(w->reject_kind), f ? f->driver_id : -1,
+		    f ? f->seq : -1, w->reason.buf ? w->reason.buf : "", q.buf ? q.buf : "", q.len) < 0) {
 		if (PQstatus(w->conn) == CONNECTION_BAD)
 			die_code(EXIT_TEMPFAIL, "unable to record the rejected frame in pl_quarantine: %s", err_msg());
 		warn("unable to record the rejected frame in pl_quarantine: %s", err_msg());

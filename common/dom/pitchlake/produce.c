@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/die.h"
+#include "frame/frame.h"
 #include "pg/pgconn.h"
 #include "dom/pitchlake/produce.h"
 
@@ -25,6 +26,7 @@ void pgp_parser_free(struct pgp_parser *p)
 	struct pgp_frame *f = &p->f;
 	js_free(&p->js);
 	sb_free(&p->tmp);
+	sb_free(&p->line);
 	sb_free(&f->nonces);
 	sb_free(&f->vaults);
 	sb_free(&f->names);
@@ -91,8 +93,9 @@ static int get_u63(struct pgp_parser *p, const char *key, int64_t *out)
 }
 
 /* Append the felts of the array member key as one quoted array-literal
- * element: "{0x1,0x2}". */
-static int add_felt_array(struct pgp_parser *p, const char *key, struct sb *out, int first)
+ * element: "{0x1,0x2}".  *json_len: the length of the array as block-fetch
+ * writes it back (["0x1","0x2"]). */
+static int add_felt_array(struct pgp_parser *p, const char *key, struct sb *out, int first, size_t *json_len)
 {
 	int t = js_get(&p->js, 0, key);
 	if (t < 0)
@@ -102,8 +105,10 @@ static int add_felt_array(struct pgp_parser *p, const char *key, struct sb *out,
 	if (!first)
 		sb_addc(out, ',');
 	sb_adds(out, "\"{");
+	size_t start = out->len;
 	int e = js_first(&p->js, t);
-	for (uint32_t k = 0; k < p->js.t[t].n; k++, e = js_sibling(&p->js, e)) {
+	uint32_t n = p->js.t[t].n;
+	for (uint32_t k = 0; k < n; k++, e = js_sibling(&p->js, e)) {
 		char hex[U256_HEX_MAX], w[64];
 		snprintf(w, sizeof w, "%s[%u]", key, k);
 		if (tok_felt(p, e, w, hex) < 0)
@@ -112,8 +117,39 @@ static int add_felt_array(struct pgp_parser *p, const char *key, struct sb *out,
 			sb_addc(out, ',');
 		sb_adds(out, hex);
 	}
+	/* The felts and commas, plus a pair of quotes per felt and the brackets. */
+	*json_len = out->len - start + 2 * (size_t)n + 2;
 	sb_adds(out, "}\"");
 	return 0;
+}
+
+/*
+ * The length (without '\n') of the event line block-fetch will write for
+ * this event (fetch.c, add_event), but for the keys and data arrays: the
+ * same members in the same order, the felts canonical, the name escaped by
+ * sb_add_jstr.  Its timestamp is the block's, which is the frame's.
+ */
+static size_t event_line_len(struct pgp_parser *p, int64_t number, const char *hash, int64_t ts,
+	const char *tx, const char *vault, int64_t nonce, const char *name, size_t nlen)
+{
+	struct sb *l = &p->line;
+	sb_reset(l);
+	sb_adds(l, "{\"op\":\"event\",\"block_number\":");
+	sb_add_i64(l, number);
+	sb_adds(l, ",\"block_hash\":\"");
+	sb_adds(l, hash);
+	sb_adds(l, "\",\"timestamp\":");
+	sb_add_i64(l, ts);
+	sb_adds(l, ",\"tx\":\"");
+	sb_adds(l, tx);
+	sb_adds(l, "\",\"vault\":\"");
+	sb_adds(l, vault);
+	sb_adds(l, "\",\"nonce\":");
+	sb_add_i64(l, nonce);
+	sb_adds(l, ",\"name\":");
+	sb_add_jstr(l, name, nlen);
+	sb_adds(l, ",\"keys\":,\"data\":}");
+	return l->len; /* without the arrays, which the caller adds */
 }
 
 static int parse_begin(struct pgp_parser *p, uint64_t lineno)
@@ -187,8 +223,17 @@ static int parse_event(struct pgp_parser *p)
 	}
 	sb_addc(&f->names, '"');
 	int deploy = nlen == 16 && !memcmp(name, "ContractDeployed", 16);
-	if (add_felt_array(p, "keys", &f->keys, first) < 0 || add_felt_array(p, "data", &f->data, first) < 0)
+	/* (name may live in p->tmp, which the felts below reuse) */
+	size_t ll = event_line_len(p, number, hash, ts, tx, vault, nonce, name, nlen), keys_len, data_len;
+	if (add_felt_array(p, "keys", &f->keys, first, &keys_len) < 0 ||
+		add_felt_array(p, "data", &f->data, first, &data_len) < 0)
 		return -1;
+	/* Stored now, this event would stop the pipeline later: block-fetch
+	 * would write a line that ep-apply refuses as too long. */
+	ll += keys_len + data_len;
+	if (ll > FR_MAX_LINE)
+		return error("event line would be %zu bytes as block-fetch writes it, longer than the %zu-byte line limit of the stages downstream (docs/formats.md)",
+			ll, FR_MAX_LINE);
 	sb_add_i64(&f->nonces, nonce);
 	sb_adds(&f->vaults, vault);
 	sb_adds(&f->txs, tx);

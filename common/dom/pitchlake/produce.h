@@ -50,6 +50,7 @@ struct pgp_frame {
 struct pgp_parser {
 	struct js js;
 	struct sb tmp;
+	struct sb line; /* the event line block-fetch would write (its length is checked) */
 	int in_frame;
 	struct pgp_frame f;
 };
@@ -64,8 +65,10 @@ void pgp_parser_free(struct pgp_parser *p);
  * set to the reason (the caller adds the line number).  Rejected: anything
  * that is not a begin/event/end line in frame order, missing or mistyped
  * fields, felts that are not felts, events whose block differs from the
- * begin line's, an end line whose driver_id differs, and CatchupVault
- * frames (the producer's catch-up is not simulated).  Felts are
+ * begin line's, an end line whose driver_id differs, CatchupVault
+ * frames (the producer's catch-up is not simulated), and an event whose
+ * line, as block-fetch will write it, would exceed FR_MAX_LINE (the
+ * pipeline would stop at it later).  Felts are
  * normalised ("0x" + lowercase hex without leading zeros).  After -1 the
  * parser is in an unspecified state: stop feeding it.
  */
