@@ -108,6 +108,13 @@ ci:
 	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
+# The long fault-injection run (tests/t4700-torture.sh with many cycles);
+# never part of make check, which runs the short version.
+TORTURE_CYCLES ?= 300
+torture: all
+	BIN=$(abspath $(B)) TEST_BIN=$(abspath $(O)/test-bin) PL_TORTURE_CYCLES=$(TORTURE_CYCLES) \
+	  PL_TORTURE_BLOCKS=$$(( $(TORTURE_CYCLES) * 4 )) $(PROVE) -v tests/t4700-torture.sh
+
 # Figures, never pass/fail (BENCH.md): ep-apply alone on 1M generated events,
 # then the live pipeline (latency at 100 blocks/s, catch-up of a backlog).
 bench: all
@@ -128,5 +135,5 @@ install: all
 clean:
 	rm -rf build $(PROGRAMS) tests/out
 
-.PHONY: all check ci asan fuzz bench format format-check install clean
+.PHONY: all check ci asan fuzz bench torture format format-check install clean
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
