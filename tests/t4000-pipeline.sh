@@ -81,4 +81,12 @@ test_expect_success 'after the restart, new blocks are still processed' '
 	pg-snapshot -o got3 && test_cmp expect2 got3
 '
 
+test_expect_success 'every log line of the supervisor starts with an ISO-8601 UTC timestamp' '
+	grep "run-pipeline:" pipeline.log >lines &&
+	test $(grep -c "pipeline started" lines) -ge 3 &&
+	! grep -v "^[0-9]\{4\}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z run-pipeline: " lines &&
+	test_must_fail --code 78 run-pipeline --config no-such.conf --run-dir run-x 2>err &&
+	grep -q "^[0-9-]*T[0-9:]*Z run-pipeline: fatal: unable to read pipeline configuration .no-such.conf.\$" err
+'
+
 test_done
