@@ -10,7 +10,8 @@
 # every program and psql find it; the cluster is stopped (immediate) when the
 # test script exits.  PL_TEST_PGPORT overrides the port (default from $$).
 #
-# Also: pg_stop, pg_start_again, pg_wait_checkpoint, pg_sql, pg_bindir (prints the server binaries' directory),
+# Also: pg_stop, pg_start_again, pg_wait_checkpoint, pl_supervise,
+# pl_unsupervise, pg_sql, pg_bindir (prints the server binaries' directory),
 # _pg_as CMD... (as the postgres user when root), $PG_BINDIR.
 
 . "${SRC:?source tests/lib.sh before tests/pglib.sh}/scripts/pg-tmp.sh"
@@ -56,6 +57,28 @@ pg_wait_checkpoint() {
 pg_stop() {
 	[ -n "${PG_DIR:-}" ] && pgtmp_stop "$PG_DIR" immediate
 	return 0
+}
+
+# pl_supervise NAME ARGS...: run-pipeline in the background with its own run
+# directory ($TEST_DIR/run-NAME), acks ($TEST_DIR/acks-NAME) and log
+# ($TEST_DIR/NAME.log); its pid in $TEST_DIR/NAME.pid.  stdout is closed, so
+# that the background job cannot hold a test body's output open.
+pl_supervise() {
+	local name=$1
+	shift
+	run-pipeline --run-dir "$TEST_DIR/run-$name" --acks "$TEST_DIR/acks-$name" "$@" \
+		>/dev/null 2>>"$TEST_DIR/$name.log" &
+	echo $! >"$TEST_DIR/$name.pid"
+}
+
+# pl_unsupervise NAME: SIGTERM the supervisor NAME and wait until it is gone.
+pl_unsupervise() {
+	[ -f "$TEST_DIR/$1.pid" ] || return 0
+	local pid
+	pid=$(cat "$TEST_DIR/$1.pid")
+	kill -TERM "$pid" 2>/dev/null
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	rm -f "$TEST_DIR/$1.pid"
 }
 
 # psql with the usual quiet, fail-fast settings.

@@ -17,21 +17,8 @@ export PL_TEST_NO_SLEEP=1
 checkpoint_of() { pg_sql -c "SELECT seq FROM pl_checkpoint WHERE pipeline = '$1'"; }
 wait_for() { pg_wait_checkpoint "$2" "$1"; }
 # start NAME ARGS...: a supervisor in the background (pid in NAME.pid)
-start() {
-	local name=$1
-	shift
-	run-pipeline --run-dir "$TEST_DIR/run-$name" --acks "$TEST_DIR/acks-$name" "$@" \
-		>/dev/null 2>>"$TEST_DIR/$name.log" &
-	echo $! >"$TEST_DIR/$name.pid"
-}
-stop() {
-	[ -f "$TEST_DIR/$1.pid" ] || return 0
-	local pid
-	pid=$(cat "$TEST_DIR/$1.pid")
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-	rm -f "$TEST_DIR/$1.pid"
-}
+start() { pl_supervise "$@"; }
+stop() { pl_unsupervise "$1"; }
 test_when_finished 'stop pitchlake; stop counter'
 last_seq() { grep '"op":"begin"' "$1" | tail -n 1 | sed 's/.*"seq":\([0-9]*\).*/\1/'; }
 

@@ -13,18 +13,8 @@ export PL_TEST_NO_SLEEP=1
 
 last_seq() { grep '"op":"begin"' "$1" | tail -n 1 | sed 's/.*"seq":\([0-9]*\).*/\1/'; }
 part() { awk -v lo="$1" -v hi="$2" '/"op":"begin"/{b++} b>=lo && b<=hi' chain; }
-start() {
-	run-pipeline --run-dir "$TEST_DIR/run-$1" --acks "$TEST_DIR/acks-$1" >/dev/null 2>>"$TEST_DIR/$1.log" &
-	echo $! >"$TEST_DIR/$1.pid"
-}
-stop() {
-	[ -f "$TEST_DIR/$1.pid" ] || return 0
-	local pid
-	pid=$(cat "$TEST_DIR/$1.pid")
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-	rm -f "$TEST_DIR/$1.pid"
-}
+start() { pl_supervise "$@"; }
+stop() { pl_unsupervise "$1"; }
 # wait_log NAME PATTERN: until NAME.log has PATTERN (60 s at most)
 wait_log() {
 	local i=0
