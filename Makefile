@@ -2,6 +2,8 @@
 #
 #   make            build every program into bin/
 #   make check      build, then run the TAP suite with prove
+#   make check-loaded  the same with both CPUs kept busy by a parallel load
+#   make torture    the long fault-injection run (RELIABILITY.md)
 #   make asan       build with ASan+UBSan into build/asan and run the suite there
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make ci         everything CI runs: check, asan, and a short fuzz run
@@ -108,6 +110,13 @@ ci:
 	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
+# The suite with both CPUs kept busy by a parallel load (two spinning
+# processes at the same priority): the tests must not depend on timing.
+check-loaded: all
+	@set -e; sh -c 'while :; do :; done' & l1=$$!; sh -c 'while :; do :; done' & l2=$$!; \
+	  trap 'kill $$l1 $$l2 2>/dev/null' EXIT; \
+	  BIN=$(abspath $(B)) TEST_BIN=$(abspath $(O)/test-bin) $(PROVE) -f tests/t*.sh
+
 # The long fault-injection run (tests/t4700-torture.sh with many cycles);
 # never part of make check, which runs the short version.
 TORTURE_CYCLES ?= 300
@@ -135,5 +144,5 @@ install: all
 clean:
 	rm -rf build $(PROGRAMS) tests/out
 
-.PHONY: all check ci asan fuzz bench torture format format-check install clean
+.PHONY: all check check-loaded ci asan fuzz bench torture format format-check install clean
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
