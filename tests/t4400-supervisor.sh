@@ -1,8 +1,9 @@
 #!/bin/bash
 # t4400-supervisor -- run-pipeline's own reliability: one supervisor per run
 # directory (a lock; a second one is refused, a dead one's stages are stopped
-# by the next), and SIGTERM ends every wait promptly.  The database ends equal
-# to ep-apply's offline replay of the chain.
+# by the next), SIGTERM ends every wait promptly, and the stall watchdog
+# restarts a formation that stopped making progress with work waiting.  The
+# database ends equal to ep-apply's offline replay of the whole chain.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pglib.sh"
 pg_start
@@ -74,14 +75,15 @@ kill_all() {
 }
 test_when_finished 'kill_all'
 
-test_expect_success 'set up: schema, a chain in three parts, the offline expectation' '
+test_expect_success 'set up: schema, a chain in four parts, the offline expectation' '
 	pl-migrate >/dev/null &&
-	chain-sim --seed 19 --blocks 150 --vaults 3 --lps 5 --buyers 4 --reorg-rate 40 >chain &&
+	chain-sim --seed 19 --blocks 200 --vaults 3 --lps 5 --buyers 4 --reorg-rate 40 >chain &&
 	ep-apply --dump-state expect <chain >/dev/null &&
 	awk "/\"op\":\"begin\"/{b++} b<=60" chain >part1 &&
 	awk "/\"op\":\"begin\"/{b++} b>60 && b<=110" chain >part2 &&
-	awk "/\"op\":\"begin\"/{b++} b>110" chain >part3 &&
-	cat part1 part2 part3 | cmp -s - chain
+	awk "/\"op\":\"begin\"/{b++} b>110 && b<=150" chain >part3 &&
+	awk "/\"op\":\"begin\"/{b++} b>150" chain >part4 &&
+	cat part1 part2 part3 part4 | cmp -s - chain
 '
 
 test_expect_success 'a supervisor killed by SIGKILL leaves its stages running' '
@@ -134,6 +136,22 @@ test_expect_success 'SIGTERM with a stopped stage: the supervisor still exits 0,
 	test $(($(date +%s) - t0)) -le 15 &&
 	dead $ep &&
 	tail -n 1 d.log | grep -q "run-pipeline: stopped"
+'
+
+test_expect_success 'stall watchdog: a stopped stage with work waiting is named, and the formation restarts' '
+	start b --stall-timeout 3 &&
+	wait_until 60 started b 1 &&
+	wait_until 60 has_stages b &&
+	ep=$(stage_pid b ep-apply) && test -n "$ep" &&
+	kill -STOP $ep &&
+	pg-produce --quiet <part4 &&
+	wait_until 120 grep -q "stalled: work items wait" b.log &&
+	grep -q "stalled: work items wait and the checkpoint has stayed at [0-9]* for [0-9]* s; stopped stage(s): ep-apply (pid $ep); restarting the formation" b.log &&
+	wait_until 30 dead $ep &&
+	grep -q "transient failure (exit 75): restarting" b.log &&
+	wait_until 120 started b 2 &&
+	pg_wait_checkpoint $(last_seq part4) &&
+	stop b
 '
 
 test_expect_success 'the database equals the offline replay of the whole chain' '
