@@ -1,10 +1,15 @@
 #!/bin/bash
-# t4400-supervisor -- run-pipeline's own reliability: SIGTERM ends every wait
-# promptly (a stage that does not stop, pg-snapshot retrying its connection).
+# t4400-supervisor -- run-pipeline's own reliability: one supervisor per run
+# directory (a lock; a second one is refused, a dead one's stages are stopped
+# by the next), SIGTERM ends every wait promptly, and the stall watchdog
+# restarts a formation that stopped making progress with work waiting.  The
+# database ends equal to ep-apply's offline replay of the whole chain.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pglib.sh"
 pg_start
 export PL_TEST_NO_SLEEP=1
+
+last_seq() { grep '"op":"begin"' "$1" | tail -n 1 | sed 's/.*"seq":\([0-9]*\).*/\1/'; }
 
 # alive PID: the process exists and is not a zombie
 alive() {
@@ -34,6 +39,7 @@ start() {
 	run-pipeline --run-dir "$TEST_DIR/$name" --acks "$TEST_DIR/acks-$name" "$@" \
 		>/dev/null 2>>"$TEST_DIR/$name.log" &
 	echo $! >"$TEST_DIR/$name.pid"
+	echo $! >>"$TEST_DIR/supervisors"
 }
 # started NAME N: its log says "pipeline started" at least N times
 started() { [ "$(grep -c "pipeline started" "$TEST_DIR/$1.log" 2>/dev/null)" -ge "$2" ]; }
@@ -54,23 +60,69 @@ stop() {
 	wait_until 60 dead "$pid"
 	rm -f "$TEST_DIR/$1.pid"
 }
-# kill_all NAME: at the end, SIGKILL to whatever is left of NAME: its
-# supervisors, their children, the stages its stages.pid lists, the orphans
-# the test recorded (only processes of this test: our programs, our run dirs)
+# kill_all: at the end, SIGKILL to whatever is left: every supervisor the
+# test started, their children, what the run dirs' stages.pid list, the
+# orphans the test recorded (only processes of this test: our programs, our
+# run dirs)
 kill_all() {
 	local p sups
-	sups=$(cat "$TEST_DIR/$1.pid" "$TEST_DIR/$1/supervisor.pid" 2>/dev/null)
+	sups=$(cat "$TEST_DIR/supervisors" "$TEST_DIR"/*/supervisor.pid 2>/dev/null)
 	for p in $sups $(for p in $sups; do pgrep -P "$p"; done) \
-		$(awk '{ print $1 }' "$TEST_DIR/$1/stages.pid" "$TEST_DIR/orphans-$1" 2>/dev/null); do
+		$(cat "$TEST_DIR"/*/stages.pid "$TEST_DIR"/orphans-* 2>/dev/null | awk '{ print $1 }'); do
 		ps -o args= -p "$p" 2>/dev/null | grep -qF -e "$TEST_DIR" -e "$BIN/" && kill -KILL "$p" 2>/dev/null
 	done
-	rm -f "$TEST_DIR/$1.pid"
 	return 0
 }
-test_when_finished 'kill_all c; kill_all d'
+test_when_finished 'kill_all'
 
-test_expect_success 'set up: the schema' '
-	pl-migrate >/dev/null
+test_expect_success 'set up: schema, a chain in four parts, the offline expectation' '
+	pl-migrate >/dev/null &&
+	chain-sim --seed 19 --blocks 200 --vaults 3 --lps 5 --buyers 4 --reorg-rate 40 >chain &&
+	ep-apply --dump-state expect <chain >/dev/null &&
+	awk "/\"op\":\"begin\"/{b++} b<=60" chain >part1 &&
+	awk "/\"op\":\"begin\"/{b++} b>60 && b<=110" chain >part2 &&
+	awk "/\"op\":\"begin\"/{b++} b>110 && b<=150" chain >part3 &&
+	awk "/\"op\":\"begin\"/{b++} b>150" chain >part4 &&
+	cat part1 part2 part3 part4 | cmp -s - chain
+'
+
+test_expect_success 'a supervisor killed by SIGKILL leaves its stages running' '
+	pg-produce --quiet <part1 &&
+	start a &&
+	pg_wait_checkpoint $(last_seq part1) &&
+	wait_until 60 has_stages a &&
+	stages a >orphans &&
+	cp orphans orphans-a &&
+	kill -KILL $(cat a.pid) &&
+	wait_until 60 dead $(cat a.pid) &&
+	for p in $(cat orphans); do alive $p || { echo "stage $p is gone"; exit 1; }; done
+'
+
+test_expect_success 'a new supervisor on the directory stops them, then its own formation processes new work' '
+	rm -f a.pid &&
+	start a &&
+	wait_until 120 started a 2 &&
+	grep -q "adopting run directory .*: the previous supervisor (pid [0-9]*) is gone, its stages still run: stopping pg-listen (pid $(head -n 1 orphans))" a.log &&
+	for p in $(cat orphans); do wait_until 30 dead $p || exit 1; done &&
+	wait_until 60 has_stages a &&
+	stages a >new &&
+	for p in $(cat new); do ! grep -qx "$p" orphans || { echo "old stage $p is still there"; exit 1; }; done &&
+	pg-produce --quiet <part2 &&
+	pg_wait_checkpoint $(last_seq part2)
+'
+
+test_expect_success 'a second supervisor on a directory whose supervisor is alive is refused (78, naming its pid)' '
+	stages a >before &&
+	test_must_fail --code 78 timeout -k 10 60 run-pipeline --run-dir a --acks acks-a2 2>err &&
+	grep -q "^[0-9T:-]*Z run-pipeline: fatal: run directory .a. is in use by another supervisor (pid $(cat a.pid)" err &&
+	alive $(cat a.pid) &&
+	stages a >after &&
+	test_cmp before after &&
+	for p in $(cat after); do alive $p || { echo "stage $p is gone"; exit 1; }; done &&
+	pg-produce --quiet <part3 &&
+	pg_wait_checkpoint $(last_seq part3) &&
+	test $(grep -c "pipeline started" a.log) -eq 2 &&
+	stop a
 '
 
 test_expect_success 'SIGTERM with a stopped stage: the supervisor still exits 0, promptly' '
@@ -86,11 +138,32 @@ test_expect_success 'SIGTERM with a stopped stage: the supervisor still exits 0,
 	tail -n 1 d.log | grep -q "run-pipeline: stopped"
 '
 
+test_expect_success 'stall watchdog: a stopped stage with work waiting is named, and the formation restarts' '
+	start b --stall-timeout 3 &&
+	wait_until 60 started b 1 &&
+	wait_until 60 has_stages b &&
+	ep=$(stage_pid b ep-apply) && test -n "$ep" &&
+	kill -STOP $ep &&
+	pg-produce --quiet <part4 &&
+	wait_until 120 grep -q "stalled: work items wait" b.log &&
+	grep -q "stalled: work items wait and the checkpoint has stayed at [0-9]* for [0-9]* s; stopped stage(s): ep-apply (pid $ep); restarting the formation" b.log &&
+	wait_until 30 dead $ep &&
+	grep -q "transient failure (exit 75): restarting" b.log &&
+	wait_until 120 started b 2 &&
+	pg_wait_checkpoint $(last_seq part4) &&
+	stop b
+'
+
+test_expect_success 'the database equals the offline replay of the whole chain' '
+	pg-snapshot -o got && test_cmp expect got &&
+	test "$(pg_sql -c "SELECT count(*) FROM driver_events WHERE NOT is_processed")" = 0
+'
+
 test_expect_success 'SIGTERM while pg-snapshot waits for the database: exit 0, promptly' '
 	pg_stop &&
 	test_when_finished "pg_start_again >/dev/null" &&
 	{ env -u PL_TEST_NO_SLEEP run-pipeline --run-dir c --acks acks-c >/dev/null 2>c.log & } &&
-	sup=$! && echo $sup >c.pid &&
+	sup=$! && echo $sup >c.pid && echo $sup >>supervisors &&
 	wait_until 60 pgrep -P $sup -x pg-snapshot &&
 	snap=$(pgrep -P $sup -x pg-snapshot) &&
 	t0=$(date +%s) &&
