@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4400-supervisor -- run-pipeline's own reliability: one supervisor per run
+# t4450-supervisor -- run-pipeline's own reliability: one supervisor per run
 # directory (a lock; a second one is refused, a dead one's stages are stopped
 # by the next), SIGTERM ends every wait promptly, and the stall watchdog
 # restarts a formation that stopped making progress with work waiting.  The
