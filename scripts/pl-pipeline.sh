@@ -1,0 +1,31 @@
+# scripts/pl-pipeline.sh -- the supervisor's half of a pipeline's
+# configuration (docs/architecture.md), sourced by run-pipeline, pl-stage
+# and pl-verify (bash; $top is the project root, $BIN the programs).
+#
+# pl_load_pipeline NAME CONFIG: read CONFIG, else scripts/pipelines/NAME.conf,
+# else scripts/pipelines/default.conf, into PIPELINE, FETCH, FETCH_USES_DB
+# and APPLY; set config (the file read) and pipeline (NAME, else the file's
+# PIPELINE); a stage that is one of our programs runs from $BIN.  Returns 1
+# with the reason in pl_pipeline_error when the file is unreadable or does
+# not set PIPELINE, FETCH and APPLY (the callers exit 78).
+pl_load_pipeline() {
+	pipeline=$1 config=$2 pl_pipeline_error=
+	if [ -z "$config" ]; then
+		if [ -n "$pipeline" ]; then config=$top/scripts/pipelines/$pipeline.conf; else config=$top/scripts/pipelines/default.conf; fi
+	fi
+	if [ ! -r "$config" ]; then
+		pl_pipeline_error="unable to read pipeline configuration '$config'"
+		return 1
+	fi
+	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=()
+	# shellcheck source=pipelines/pitchlake.conf
+	. "$config"
+	[ -n "$pipeline" ] || pipeline=$PIPELINE
+	if [ -z "$pipeline" ] || [ ${#FETCH[@]} -eq 0 ] || [ ${#APPLY[@]} -eq 0 ]; then
+		pl_pipeline_error="'$config' must set PIPELINE, FETCH and APPLY"
+		return 1
+	fi
+	[ -x "$BIN/${FETCH[0]}" ] && FETCH[0]=$BIN/${FETCH[0]}
+	[ -x "$BIN/${APPLY[0]}" ] && APPLY[0]=$BIN/${APPLY[0]}
+	return 0
+}
