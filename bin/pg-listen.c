@@ -229,6 +229,9 @@ static void resolve_work(const struct opts *o, struct pip *w)
 	pip_set(&w->done_column, o->done_column);
 	if (pip_set_order(w, o->order) < 0)
 		opt_usage_error("unable to use --order '%s': %s", o->order, err_msg());
+	if (!w->work_table || !w->channel || !w->id_column || !w->done_column || w->norder == 0)
+		die_code(EXIT_CONFIG, "unable to listen for pipeline '%s': it has no work table in pl_pipeline"
+				      " (its work items come from another source)", w->name);
 }
 
 /*

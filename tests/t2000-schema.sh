@@ -20,22 +20,13 @@ test_expect_success 'pl-migrate --help' '
 	grep -q "exit codes" out
 '
 
-test_expect_success 'migrations apply and are recorded' '
+test_expect_success 'migrations apply in order and are recorded' '
 	pl-migrate >out &&
-	cat >expect <<-\EOT &&
-	pl-migrate: applied 001-producer
-	pl-migrate: applied 002-state
-	pl-migrate: applied 003-notify
-	pl-migrate: applied 004-processor
-	pl-migrate: applied 005-archive
-	pl-migrate: applied 006-journal-fast
-	pl-migrate: applied 007-pipelines
-	pl-migrate: applied 008-amount-checks
-	pl-migrate: applied 009-work-guard
-	EOT
+	(cd "$SRC/sql" && for f in [0-9][0-9][0-9]-*.sql; do echo "pl-migrate: applied ${f%.sql}"; done) >expect &&
 	test_cmp expect out &&
+	test "$(wc -l <expect)" -ge 10 &&
 	pg_sql -c "SELECT version, name FROM pl_schema_version ORDER BY 1" >out &&
-	printf "1|001-producer\n2|002-state\n3|003-notify\n4|004-processor\n5|005-archive\n6|006-journal-fast\n7|007-pipelines\n8|008-amount-checks\n9|009-work-guard\n" >expect &&
+	(cd "$SRC/sql" && for f in [0-9][0-9][0-9]-*.sql; do b=${f%.sql}; echo "$((10#${b%%-*}))|$b"; done) >expect &&
 	test_cmp expect out
 '
 
@@ -43,7 +34,7 @@ test_expect_success 'a second run applies nothing' '
 	pl-migrate >out &&
 	echo "pl-migrate: database is up to date" >expect &&
 	test_cmp expect out &&
-	test "$(pg_sql -c "SELECT count(*) FROM pl_schema_version")" = 9
+	test "$(pg_sql -c "SELECT count(*) FROM pl_schema_version")" = "$(ls "$SRC"/sql/[0-9][0-9][0-9]-*.sql | wc -l)"
 '
 
 test_expect_success 'each migration file is itself idempotent' '
@@ -153,7 +144,8 @@ upto007() {
 test_expect_success '008 on a database with rows: validated; a negative row makes it fail and roll back' '
 	upto007 withdata &&
 	pl-migrate --conninfo "dbname=withdata" >out &&
-	printf "pl-migrate: applied 008-amount-checks\npl-migrate: applied 009-work-guard\n" >expect && test_cmp expect out &&
+	head -n 2 out >out2 &&
+	printf "pl-migrate: applied 008-amount-checks\npl-migrate: applied 009-work-guard\n" >expect && test_cmp expect out2 &&
 	test "$(pg_sql -d withdata -c "SELECT count(*) FROM pg_constraint WHERE conname LIKE \$\$%_nonneg\$\$ AND convalidated")" = 47 &&
 	pg_sql -d withdata -c "SET client_min_messages = warning" -f "$SRC/sql/008-amount-checks.sql" &&
 	upto007 baddata &&

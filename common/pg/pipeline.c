@@ -105,12 +105,15 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 				      "(name one with --pipeline or PL_PIPELINE)");
 	}
 	p->name = xstrdup(PQgetvalue(r, 0, 0));
-	p->work_table = xstrdup(PQgetvalue(r, 0, 1));
-	p->channel = xstrdup(PQgetvalue(r, 0, 2));
-	p->id_column = xstrdup(PQgetvalue(r, 0, 4));
-	p->done_column = xstrdup(PQgetvalue(r, 0, 5));
-	if (parse_order(p, PQgetvalue(r, 0, 3)) < 0)
-		die_code(EXIT_CONFIG, "unable to use pipeline '%s': %s", p->name, err_msg());
+	/* no work table (sql/010): the work items come from elsewhere */
+	if (!PQgetisnull(r, 0, 1)) {
+		p->work_table = xstrdup(PQgetvalue(r, 0, 1));
+		p->channel = xstrdup(PQgetvalue(r, 0, 2));
+		p->id_column = xstrdup(PQgetvalue(r, 0, 4));
+		p->done_column = xstrdup(PQgetvalue(r, 0, 5));
+		if (parse_order(p, PQgetvalue(r, 0, 3)) < 0)
+			die_code(EXIT_CONFIG, "unable to use pipeline '%s': %s", p->name, err_msg());
+	}
 	PQclear(r);
 }
 
