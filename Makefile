@@ -58,7 +58,9 @@ pg-write_LIBS := $(LIBS_PG)
 pg-snapshot_LIBS := $(LIBS_PG)
 block-fetch_LIBS := $(LIBS_PGDOM)
 pg-produce_LIBS := $(LIBS_PGDOM)
+# System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
+$(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
 ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
 
@@ -79,7 +81,7 @@ $(O)/test-bin/counter-apply: $(O)/tests/counter/counter.o $$(counter-apply_LIBS)
 
 $(PROGRAMS): $(B)/%: $(O)/bin/%.o $$(%_LIBS)
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(O)/bin/$*.o $($*_LIBS) $(if $(filter $*,$(PG_PROGS)),-lpq) -lgmp
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(LDFLAGS) -o $@ $(O)/bin/$*.o $($*_LIBS) $($*_LDLIBS) -lgmp
 
 check: all
 	BIN=$(abspath $(B)) TEST_BIN=$(abspath $(O)/test-bin) $(PROVE) -f tests/t*.sh
@@ -92,11 +94,13 @@ asan:
 	  BIN=$(abspath build/asan/bin) TEST_BIN=$(abspath build/asan/test-bin) PL_SANITIZED=1 $(PROVE) -f tests/t*.sh
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
+# Sources the fuzz targets do not link (they need a server library).
+FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \
 	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon \
-	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out common/pg/% $(wildcard common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c),$(ALL_LAYER_SRC)) -lgmp; \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out $(FUZZ_EXCLUDE),$(ALL_LAYER_SRC)) -lgmp; \
 	  mkdir -p build/fuzz/$$t-corpus; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
