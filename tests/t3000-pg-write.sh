@@ -86,7 +86,18 @@ test_expect_success 'the same frames again: skipped, acked, nothing written twic
 	acks 1 2 3 4 >expect && test_cmp expect out &&
 	state >after && test_cmp before after &&
 	pg_sql -c "SELECT n FROM bid_writes" >writes_after && test_cmp writes_before writes_after &&
-	echo 4 >expect && test_cmp expect writes_after
+	# one transaction (a file is one catch-up batch): each row is written
+	# once with its final image, 0x1 of 0xr1 (twice in the frames) and 0x1
+	# of 0xr2; 0x2 of 0xr1 is put and deleted within the batch
+	echo 2 >expect && test_cmp expect writes_after
+'
+
+test_expect_success 'one frame per transaction (--batch-max 1): every row write of every frame' '
+	setup_db &&
+	pg-write --batch-max 1 <"$F1" >out &&
+	acks 1 2 3 4 >expect && test_cmp expect out &&
+	pg_sql -c "SELECT n FROM bid_writes" >got && echo 4 >expect && test_cmp expect got &&
+	state >got && test_cmp after got
 '
 
 test_expect_success 'journal: StartBlock frames journal their befores in line order' '
@@ -315,7 +326,7 @@ test_expect_success '--verify-before: matching befores pass, a mismatch is rejec
 test_expect_success 'two writers on the same input: the second waits as standby, nothing applied twice' '
 	setup_db || exit 1
 	rm -f in.fifo && mkfifo in.fifo || exit 1
-	pg-write <in.fifo >out1 2>err1 &
+	pg-write --batch-max 1 <in.fifo >out1 2>err1 &
 	p1=$!
 	exec 3>in.fifo &&
 	cat "$F1" >&3 && wait_for out1 "\"seq\":4" || exit 1

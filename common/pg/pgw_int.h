@@ -101,12 +101,29 @@ struct frame {
 	struct sb hash; /* begin line's block_hash */
 };
 
+/* ---------------------------------------------------------- coalescing */
+
+/* Per table (by id): can its rows go in multi-row statements, and the
+ * array types of its columns (the parameter types of those statements). */
+struct pgw_mt {
+	int multi;
+	unsigned *arrtyp;
+};
+
+/* One row touched by the transaction: its last line (frame fi, line li). */
+struct coal_ent {
+	int tab, fi, li, put;
+	size_t koff, klen, slot;
+	uint64_t h;
+};
+
 /* ------------------------------------------------------------- the writer */
 
 enum { K_CMD,
 	K_CP,
 	K_VERIFY,
-	K_COMMIT };
+	K_COMMIT,
+	K_COAL }; /* a multi-row statement of several frames: the frame is not known */
 
 struct expect {
 	int frame; /* index into fr[], -1 for BEGIN/checkpoint/COMMIT */
@@ -142,6 +159,17 @@ struct pgw {
 	struct sb ja_tbl, ja_key, ja_before, ja_hash;
 	int ja_n, ja_fi;
 	int64_t ja_bn;
+	/* rows of the transaction coalesced by (table, key): written once, final image */
+	struct pgw_mt *mt;
+	int amt;
+	int coal; /* coalescing on for this transaction */
+	struct coal_ent *ce;
+	int nce, ace;
+	int *cb; /* open-addressing buckets: entry index + 1, 0 empty */
+	size_t cbcap;
+	struct sb ckeys; /* the entries' key texts */
+	struct sb *carr; /* one text[] literal per column being built */
+	int acarr;
 	long commits, die_after;
 	int reject_kind; /* enum fr_reject_kind of the reason */
 	int stale;	 /* the failed frame builds on another checkpoint: restart, do not quarantine */
@@ -172,6 +200,12 @@ void pgw_send_book(struct pgw *w, const char *stmt, int frame, int kind);
 void pgw_send_plain(struct pgw *w, const char *sql, int frame, int kind);
 /* Queue every statement of frame fi.  -1 (w->reason set) if the frame cannot be applied. */
 int pgw_send_frame(struct pgw *w, int fi);
+/* Forget the coalesced rows (start of a transaction). */
+void pgw_coal_reset(struct pgw *w);
+/* Send the coalesced rows: per table one DELETE and one INSERT ... ON CONFLICT
+ * over unnest(arrays).  frame: the frame to blame on an error, or -1 (K_COAL). */
+void pgw_coal_flush(struct pgw *w, int frame);
+void pgw_coal_free(struct pgw *w);
 /* Prune the journal up to the transaction's highest `finalized`, if that can delete anything. */
 void pgw_send_prune(struct pgw *w, int fi);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/die.h"
+#include "core/hmap.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "frame/frame.h"
@@ -43,6 +44,84 @@ struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int c
 	return t;
 }
 
+static struct pgw_mt *table_mt(struct pgw *w, int id)
+{
+	if (id >= w->amt) {
+		int n = w->amt ? w->amt : 16;
+		while (n <= id)
+			n *= 2;
+		w->mt = xrealloc(w->mt, (size_t)n * sizeof *w->mt);
+		memset(w->mt + w->amt, 0, (size_t)(n - w->amt) * sizeof *w->mt);
+		w->amt = n;
+	}
+	return &w->mt[id];
+}
+
+/*
+ * Prepare the multi-row statements of table t (docs/pg-write.md, coalescing):
+ * pgw_mput_N (mput: the put over unnest of one array per column) and
+ * pgw_mdel_N (DELETE ... WHERE (key) IN (SELECT * FROM unnest(key arrays))),
+ * with the columns' array types as parameter types.  A table whose column
+ * types have no array type (or a delimiter other than ',') keeps the
+ * per-row statements.
+ */
+static void prepare_multi(struct pgw *w, struct cat_table *t, struct sb *mput)
+{
+	struct pgw_mt *m = table_mt(w, t->id);
+	m->multi = 0;
+	free(m->arrtyp);
+	m->arrtyp = xcalloc((size_t)t->ncols, sizeof *m->arrtyp);
+	for (int i = 0; i < t->ncols; i++) {
+		char oid[16];
+		snprintf(oid, sizeof oid, "%u", t->cols[i].typid);
+		const char *p[1] = {oid};
+		PGresult *r = PQexecParams(w->conn, "SELECT typarray, typdelim FROM pg_type WHERE oid = $1::oid", 1, NULL, p, NULL,
+			NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			pgc_die(w->conn, r, pgc_conn_lost(w->conn, r) ? EXIT_TEMPFAIL : EXIT_SOFTWARE, "look up an array type");
+		unsigned a = PQntuples(r) ? (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+		int comma = PQntuples(r) && !strcmp(PQgetvalue(r, 0, 1), ",");
+		PQclear(r);
+		if (!a || !comma)
+			return;
+		m->arrtyp[i] = a;
+	}
+	unsigned *kt = xcalloc((size_t)t->npk, sizeof *kt);
+	for (int k = 0; k < t->npk; k++)
+		kt[k] = m->arrtyp[t->pk[k]];
+	struct sb *s = &w->sql;
+	char name[64];
+	for (int q = 0; q < 2; q++) {
+		sb_reset(s);
+		if (q == 0) {
+			sb_add(s, mput->buf, mput->len);
+		} else {
+			sb_addf(s, "DELETE FROM %s WHERE (", t->qname);
+			for (int k = 0; k < t->npk; k++) {
+				if (k)
+					sb_addc(s, ',');
+				cat_add_ident(s, w->conn, t->cols[t->pk[k]].name);
+			}
+			sb_adds(s, ") IN (SELECT * FROM unnest(");
+			for (int k = 0; k < t->npk; k++)
+				sb_addf(s, "%s$%d", k ? "," : "", k + 1);
+			sb_adds(s, "))");
+		}
+		snprintf(name, sizeof name, "pgw_m%s_%d", q ? "del" : "put", t->id);
+		PGresult *r = PQprepare(w->conn, name, s->buf, q ? t->npk : t->ncols, q ? kt : m->arrtyp);
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok && pgc_conn_lost(w->conn, r))
+			pgc_die(w->conn, r, EXIT_TEMPFAIL, "prepare a statement");
+		PQclear(r);
+		if (!ok) {
+			free(kt);
+			return; /* the per-row statements still work */
+		}
+	}
+	free(kt);
+	m->multi = 1;
+}
+
 /* Prepare put/del/select of a freshly loaded table; -1 (table rejected) on a server error. */
 static int table_prepare(struct pgw *w, struct cat_table *t)
 {
@@ -56,6 +135,7 @@ static int table_prepare(struct pgw *w, struct cat_table *t)
 	sb_adds(s, ") VALUES (");
 	for (int i = 0; i < t->ncols; i++)
 		sb_addf(s, "%s$%d", i ? "," : "", i + 1);
+	size_t values_end = s->len;
 	sb_adds(s, ") ON CONFLICT (");
 	for (int k = 0; k < t->npk; k++) {
 		if (k)
@@ -93,6 +173,14 @@ static int table_prepare(struct pgw *w, struct cat_table *t)
 		sb_free(&lhs);
 		sb_free(&rhs);
 	}
+	/* The multi-row put: the same statement over unnest of one array per column. */
+	struct sb mput = SB_INIT;
+	sb_addf(&mput, "INSERT INTO %s (", t->qname);
+	cat_add_collist(&mput, w->conn, t);
+	sb_adds(&mput, ") SELECT * FROM unnest(");
+	for (int i = 0; i < t->ncols; i++)
+		sb_addf(&mput, "%s$%d", i ? "," : "", i + 1);
+	sb_add(&mput, s->buf + values_end, s->len - values_end);
 	const char *const what[3] = {"put", "del", "sel"};
 	struct sb where = SB_INIT;
 	for (int k = 0; k < t->npk; k++) {
@@ -122,11 +210,14 @@ static int table_prepare(struct pgw *w, struct cat_table *t)
 			sb_free(&why);
 			PQclear(r);
 			sb_free(&where);
+			sb_free(&mput);
 			return -1;
 		}
 		PQclear(r);
 	}
 	sb_free(&where);
+	prepare_multi(w, t, &mput);
+	sb_free(&mput);
 	return 0;
 }
 
@@ -564,6 +655,143 @@ static void send_entry(struct pgw *w, int fi, int64_t bn, const char *hash, size
 	w->ja_n++;
 }
 
+/* ---------------------------------------------------------- coalescing */
+
+/*
+ * Within one transaction every put/del of a table that has multi-row
+ * statements is remembered by (table, key) with the line that touched it
+ * last; at the end (pgw_coal_flush) each such row is written once, with its
+ * final image: per table one DELETE of the rows whose last line is a del,
+ * then one INSERT ... ON CONFLICT of those whose last line is a put.  The
+ * lines are already validated (key_params/row_params) when they are
+ * remembered, and stay in w->fr until the transaction ends.
+ */
+void pgw_coal_reset(struct pgw *w)
+{
+	for (int i = 0; i < w->nce; i++)
+		w->cb[w->ce[i].slot] = 0;
+	w->nce = 0;
+	sb_reset(&w->ckeys);
+}
+
+static void coal_grow(struct pgw *w)
+{
+	size_t ncap = w->cbcap ? w->cbcap * 2 : 1024, m = ncap - 1;
+	free(w->cb);
+	w->cb = xcalloc(ncap, sizeof *w->cb);
+	w->cbcap = ncap;
+	for (int i = 0; i < w->nce; i++) {
+		size_t j = w->ce[i].h & m;
+		while (w->cb[j])
+			j = (j + 1) & m;
+		w->cb[j] = i + 1;
+		w->ce[i].slot = j;
+	}
+}
+
+static int coal_on(const struct pgw *w, const struct cat_table *t)
+{
+	return w->coal && t->id < w->amt && w->mt[t->id].multi;
+}
+
+/* Remember line li of frame fi as the last touch of the row whose key is in w->pb. */
+static void coal_add(struct pgw *w, const struct cat_table *t, int fi, int li, int put)
+{
+	const char *k = w->pb.b.buf;
+	size_t kl = w->pb.b.len;
+	uint64_t h = hm_hash(k, kl) ^ ((uint64_t)(t->id + 1) * 0x9e3779b97f4a7c15ULL);
+	if ((size_t)(w->nce + 1) * 10 > w->cbcap * 7)
+		coal_grow(w);
+	size_t m = w->cbcap - 1, j = h & m;
+	for (; w->cb[j]; j = (j + 1) & m) {
+		struct coal_ent *e = &w->ce[w->cb[j] - 1];
+		if (e->h == h && e->tab == t->id && e->klen == kl && !memcmp(w->ckeys.buf + e->koff, k, kl)) {
+			e->fi = fi;
+			e->li = li;
+			e->put = put;
+			return;
+		}
+	}
+	if (w->nce == w->ace) {
+		w->ace = w->ace ? w->ace * 2 : 1024;
+		w->ce = xrealloc(w->ce, (size_t)w->ace * sizeof *w->ce);
+	}
+	struct coal_ent *e = &w->ce[w->nce];
+	*e = (struct coal_ent){t->id, fi, li, put, w->ckeys.len, kl, j, h};
+	sb_add(&w->ckeys, k, kl);
+	w->cb[j] = ++w->nce;
+}
+
+/* Send the rows of table t whose last line is a put (put) or a del. */
+static void coal_send(struct pgw *w, const struct cat_table *t, int put, int frame, int kind)
+{
+	struct js *js = &w->js;
+	int na = put ? t->ncols : t->npk, cnt = 0;
+	if (w->acarr < na) {
+		w->carr = xrealloc(w->carr, (size_t)na * sizeof *w->carr);
+		for (int i = w->acarr; i < na; i++)
+			w->carr[i] = (struct sb)SB_INIT;
+		w->acarr = na;
+	}
+	for (int i = 0; i < na; i++)
+		sb_reset(&w->carr[i]);
+	for (int i = 0; i < w->nce; i++) {
+		const struct coal_ent *e = &w->ce[i];
+		if (e->tab != t->id || e->put != put)
+			continue;
+		size_t len;
+		const char *line = pgw_frame_line(&w->fr[e->fi], (size_t)e->li, &len);
+		if (js_parse(js, line, len) < 0)
+			die_code(EXIT_SOFTWARE, "unable to re-parse a buffered line: %s", err_msg());
+		int key = js_get(js, 0, "key");
+		if ((put ? row_params(w, t, key, js_get(js, 0, "row")) : key_params(w, t, key)) < 0)
+			die_code(EXIT_SOFTWARE, "unable to rebuild a checked row: %s", w->reason.buf);
+		for (int c = 0; c < na; c++) {
+			size_t off = w->pb.off[c];
+			if (off == (size_t)-1)
+				ja_elem(&w->carr[c], NULL, 0);
+			else
+				ja_elem(&w->carr[c], w->pb.b.buf + off, strlen(w->pb.b.buf + off));
+		}
+		cnt++;
+	}
+	if (!cnt)
+		return;
+	char name[64];
+	pb_reset(&w->pb);
+	for (int c = 0; c < na; c++) {
+		sb_addc(&w->carr[c], '}');
+		pb_add(&w->pb, w->carr[c].buf, w->carr[c].len);
+	}
+	snprintf(name, sizeof name, "pgw_m%s_%d", put ? "put" : "del", t->id);
+	send_prep(w, name, frame, kind, -1);
+}
+
+void pgw_coal_flush(struct pgw *w, int frame)
+{
+	int kind = frame >= 0 ? K_CMD : K_COAL;
+	/* Deletes first: a key is in one of the two sets only, but a unique
+	 * constraint besides the key could see an old row and a new one. */
+	for (int put = 0; put < 2 && !w->failed; put++)
+		for (int i = 0; i < w->ntabs && !w->failed; i++)
+			if (coal_on(w, w->tabs[i]))
+				coal_send(w, w->tabs[i], put, frame, kind);
+	pgw_coal_reset(w);
+}
+
+void pgw_coal_free(struct pgw *w)
+{
+	for (int i = 0; i < w->amt; i++)
+		free(w->mt[i].arrtyp);
+	free(w->mt);
+	free(w->ce);
+	free(w->cb);
+	sb_free(&w->ckeys);
+	for (int i = 0; i < w->acarr; i++)
+		sb_free(&w->carr[i]);
+	free(w->carr);
+}
+
 /* Queue every statement of frame fi.  -1 (w->reason set) if the frame cannot be applied. */
 int pgw_send_frame(struct pgw *w, int fi)
 {
@@ -629,6 +857,17 @@ int pgw_send_frame(struct pgw *w, int fi)
 			return -1;
 		}
 		int is_put = js_str_eq(js, op, "put");
+		if (coal_on(w, t)) {
+			/* Checked now, written at the end of the transaction (coalescing). */
+			if ((is_put && row_params(w, t, key, js_get(js, 0, "row")) < 0) || key_params(w, t, key) < 0) {
+				sb_free(&last);
+				return -1;
+			}
+			coal_add(w, t, fi, (int)li, is_put);
+			if (journal_befores && f->has_block)
+				send_entry(w, fi, f->block_number, f->hash.buf, f->hash.len, tab, key, before);
+			continue;
+		}
 		if (key_params(w, t, key) < 0) {
 			sb_free(&last);
 			return -1;

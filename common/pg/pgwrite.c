@@ -160,6 +160,7 @@ void pgw_free(struct pgw *w)
 	sb_free(&w->sql);
 	sb_free(&w->badline);
 	sb_free(&w->work_label);
+	pgw_coal_free(w);
 	pb_free(&w->pb);
 	free(w->ex);
 	free(w);
@@ -209,7 +210,10 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 	for (int i = first; i < first + n; i++)
 		if (w->fr[i].has_fin && w->fr[i].finalized > w->batch_fin)
 			w->batch_fin = w->fr[i].finalized;
-	int applied = 0, local_frame = -1, local_stale = 0;
+	/* Coalescing (pgw_coal_flush) unless each row's before-image is checked. */
+	w->coal = !w->o.verify_before;
+	pgw_coal_reset(w);
+	int applied = 0, last_applied = -1, local_frame = -1, local_stale = 0;
 	struct sb local_reason = SB_INIT;
 	for (int i = first; i < first + n && !w->failed; i++) {
 		struct frame *f = &w->fr[i];
@@ -241,8 +245,11 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		if (f->has_fin)
 			fin = f->finalized;
 		applied++;
+		last_applied = i;
 	}
 	int more = !w->failed && local_frame < 0;
+	if (more && applied)
+		pgw_coal_flush(w, applied == 1 ? last_applied : -1);
 	if (more && applied)
 		pgw_send_prune(w, first + n - 1);
 	if (more && applied && !w->failed) {
@@ -281,7 +288,10 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 			pgc_die(w->conn, r, EXIT_TEMPFAIL, "roll back");
 		PQclear(r);
 	}
-	if (w->fail_kind == K_COMMIT)
+	pgw_coal_reset(w);
+	/* A multi-row statement of several frames failed: find the frame as
+	 * for a failed COMMIT, one frame per transaction. */
+	if (w->fail_kind == K_COMMIT || w->fail_kind == K_COAL)
 		return TX_COMMIT_FAIL;
 	if (w->fail_frame < 0)
 		die_code(EXIT_CONFIG, "unable to update the checkpoint: %s", w->reason.buf);
