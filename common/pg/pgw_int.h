@@ -170,6 +170,8 @@ struct pgw {
 	struct sb ckeys; /* the entries' key texts */
 	struct sb *carr; /* one text[] literal per column being built */
 	int acarr;
+	struct sb wt_ids, wt_seqs; /* work items to mark: bigint[] literals */
+	int wt_n, wt_fi;
 	long commits, die_after;
 	int reject_kind; /* enum fr_reject_kind of the reason */
 	int stale;	 /* the failed frame builds on another checkpoint: restart, do not quarantine */

@@ -672,6 +672,9 @@ void pgw_coal_reset(struct pgw *w)
 		w->cb[w->ce[i].slot] = 0;
 	w->nce = 0;
 	sb_reset(&w->ckeys);
+	sb_reset(&w->wt_ids);
+	sb_reset(&w->wt_seqs);
+	w->wt_n = 0;
 }
 
 static void coal_grow(struct pgw *w)
@@ -767,9 +770,31 @@ static void coal_send(struct pgw *w, const struct cat_table *t, int put, int fra
 	send_prep(w, name, frame, kind, -1);
 }
 
+/* Mark the transaction's work items done (coalescing): one statement. */
+static void coal_work(struct pgw *w, int frame, int kind)
+{
+	if (!w->wt_n)
+		return;
+	pb_reset(&w->pb);
+	if (w->wt_n == 1) {
+		const struct frame *f = &w->fr[w->wt_fi];
+		pb_i64(&w->pb, f->driver_id);
+		pb_i64(&w->pb, f->seq);
+	} else {
+		sb_addc(&w->wt_ids, '}');
+		sb_addc(&w->wt_seqs, '}');
+		pb_add(&w->pb, w->wt_ids.buf, w->wt_ids.len);
+		pb_add(&w->pb, w->wt_seqs.buf, w->wt_seqs.len);
+	}
+	pb_add(&w->pb, w->work_label.buf, w->work_label.len);
+	pb_add(&w->pb, w->o.pip->order[0], strlen(w->o.pip->order[0]));
+	send_prep(w, w->wt_n == 1 ? "pgw_wt" : "pgw_wtm", frame, kind, -1);
+}
+
 void pgw_coal_flush(struct pgw *w, int frame)
 {
 	int kind = frame >= 0 ? K_CMD : K_COAL;
+	coal_work(w, frame, kind);
 	/* Deletes first: a key is in one of the two sets only, but a unique
 	 * constraint besides the key could see an old row and a new one. */
 	for (int put = 0; put < 2 && !w->failed; put++)
@@ -787,6 +812,8 @@ void pgw_coal_free(struct pgw *w)
 	free(w->ce);
 	free(w->cb);
 	sb_free(&w->ckeys);
+	sb_free(&w->wt_ids);
+	sb_free(&w->wt_seqs);
 	for (int i = 0; i < w->acarr; i++)
 		sb_free(&w->carr[i]);
 	free(w->carr);
@@ -805,7 +832,15 @@ int pgw_send_frame(struct pgw *w, int fi)
 	sb_reset(&w->ja_key);
 	sb_reset(&w->ja_before);
 
-	if (w->o.pip->work_table) {
+	if (w->o.pip->work_table && w->coal) {
+		/* Marked at the end of the transaction, all at once (pgw_coal_flush). */
+		sb_addc(&w->wt_ids, w->wt_ids.len ? ',' : '{');
+		sb_add_i64(&w->wt_ids, f->driver_id);
+		sb_addc(&w->wt_seqs, w->wt_seqs.len ? ',' : '{');
+		sb_add_i64(&w->wt_seqs, f->seq);
+		w->wt_n++;
+		w->wt_fi = fi;
+	} else if (w->o.pip->work_table) {
 		pb_reset(&w->pb);
 		pb_i64(&w->pb, f->driver_id);
 		pb_i64(&w->pb, f->seq);

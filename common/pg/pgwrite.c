@@ -125,8 +125,30 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 				 " WHEN min(s) <> $2::bigint THEN pl_fail('PLI01', 'work item ' || $1::bigint || ' has ' || $4::text"
 				 " || ' ' || min(s) || ' in work table ' || $3::text || ', the frame says seq ' || $2::bigint)"
 				 " END FROM u");
-		sb_free(&tn);
 		prepare_or_die(conn, "pgw_wt", w->sql.buf, 4, EXIT_CONFIG);
+		/*
+		 * The same guard for the frames of a transaction at once (coalescing):
+		 * $1 ids, $2 seqs.  When it fails the frames are re-run one per
+		 * transaction, which names the frame with pgw_wt's message.
+		 */
+		sb_reset(&w->sql);
+		sb_addf(&w->sql, "WITH w AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS w(id, s)),"
+				 " u AS (UPDATE %s AS x SET ",
+			tn.buf);
+		cat_add_ident(&w->sql, conn, pp->done_column);
+		sb_adds(&w->sql, " = true FROM w WHERE x.");
+		cat_add_ident(&w->sql, conn, pp->id_column);
+		sb_adds(&w->sql, " = w.id AND NOT x.");
+		cat_add_ident(&w->sql, conn, pp->done_column);
+		sb_adds(&w->sql, " RETURNING x.");
+		cat_add_ident(&w->sql, conn, pp->order[0]);
+		sb_adds(&w->sql, "::bigint AS s, w.s AS want)"
+				 " SELECT CASE WHEN count(*) <> (SELECT count(*) FROM w) THEN pl_fail('PLM01', 'a work item of the batch"
+				 " is not an unprocessed row of work table ' || $3::text)"
+				 " WHEN bool_or(s <> want) THEN pl_fail('PLI01', 'a work item of the batch has another ' || $4::text"
+				 " || ' in work table ' || $3::text) END FROM u");
+		sb_free(&tn);
+		prepare_or_die(conn, "pgw_wtm", w->sql.buf, 4, EXIT_CONFIG);
 	}
 	return w;
 }
