@@ -172,6 +172,7 @@ struct pgw {
 	int acarr;
 	struct sb wt_ids, wt_seqs; /* work items to mark: bigint[] literals */
 	int wt_n, wt_fi;
+	int readahead; /* read input while waiting for the server (pgw_run) */
 	long commits, die_after;
 	int reject_kind; /* enum fr_reject_kind of the reason */
 	int stale;	 /* the failed frame builds on another checkpoint: restart, do not quarantine */

@@ -6,7 +6,9 @@
  * the undo journal entries, --verify-before, and the pipeline-mode
  * helpers.  The transactions around them are pgwrite.c's.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,9 +269,37 @@ static void set_reason_from(struct pgw *w, const PGresult *r)
 
 static int verify_row(struct pgw *w, const PGresult *r, int fi, int li);
 
+/*
+ * Wait for the server's next result, reading input meanwhile (at most
+ * READAHEAD bytes buffered): while a transaction runs, the stages upstream
+ * keep writing instead of blocking on a full pipe, and the next catch-up
+ * batch is already buffered when the COMMIT returns.
+ */
+#define READAHEAD ((size_t)8 << 20)
+static void wait_result(struct pgw *w)
+{
+	if (!w->readahead)
+		return;
+	while (PQisBusy(w->conn)) {
+		int room = !w->lr.eof && w->lr.end - w->lr.start < READAHEAD;
+		struct pollfd p[2] = {{PQsocket(w->conn), POLLIN, 0}, {w->lr.fd, POLLIN, 0}};
+		if (poll(p, room ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno(EXIT_SOFTWARE, "unable to poll the connection");
+		}
+		/* A read error is left for the read loop to report (it reads again). */
+		if (room && p[1].revents && lr_fill(&w->lr) < 0)
+			w->readahead = 0;
+		if (p[0].revents && !PQconsumeInput(w->conn))
+			return; /* PQgetResult reports the connection's state */
+	}
+}
+
 /* Read the results of one queued statement. */
 static void read_one(struct pgw *w, const struct expect *e)
 {
+	wait_result(w);
 	PGresult *r = PQgetResult(w->conn);
 	if (!r) {
 		/* After a server crash libpq may end the pipeline's results early

@@ -403,6 +403,7 @@ static void apply_batch(struct pgw *w, int first, int n)
 int pgw_run(struct pgw *w, int fd, int stop_fd, volatile sig_atomic_t *stop)
 {
 	w->lr.fd = fd;
+	w->readahead = 1;
 	for (;;) {
 		enum { EV_NONE,
 			EV_EOF,
