@@ -48,6 +48,9 @@ static const char usage_text[] =
 	"  --pipeline NAME            whose quarantine refused items go to (default:\n"
 	"                             $PL_PIPELINE, else pitchlake)\n"
 	"  --batch N                  events per query for CatchupVault ranges (default 10000)\n"
+	"  --head                     tell downstream the chain head: \"head\" on the begin line\n"
+	"                             of StartBlock frames whose block is not REVERTED\n"
+	"                             (docs/formats.md: blocks that deep need no undo journal)\n"
 	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
 	"                             this long (default 60)\n"
 	"  -h, --help                 this text\n"
@@ -62,6 +65,7 @@ enum {
 	O_CONNINFO = OPT_LONG,
 	O_BATCH,
 	O_CONNECT_TIMEOUT,
+	O_HEAD,
 	O_PIPELINE,
 };
 
@@ -70,6 +74,7 @@ static const struct option longopts[] = {
 	{"pipeline", required_argument, NULL, O_PIPELINE},
 	{"batch", required_argument, NULL, O_BATCH},
 	{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
+	{"head", no_argument, NULL, O_HEAD},
 	{NULL, 0, NULL, 0},
 };
 
@@ -91,6 +96,7 @@ struct dev {
 };
 
 static struct pgf fetch;
+static int with_head;	     /* --head */
 static const char *cur_line; /* the input line, for the quarantine row */
 static size_t cur_len;
 static const char *pipeline; /* --pipeline: whose quarantine (default $PL_PIPELINE, else pitchlake) */
@@ -244,6 +250,12 @@ static void serve(const struct dev *d, struct sb *frame)
 			if (!strcmp(extra.buf, ",\"reverts\":[]"))
 				sb_reset(&extra); /* the item is not in driver_events (fed by hand) */
 		}
+		/* The chain head, for the stages' journal (docs/formats.md "head"):
+		 * only on a block of the canonical chain as the producer has it now. */
+		if (with_head && d->kind == K_BLOCK && !b.reverted && b.head >= 0) {
+			sb_adds(&extra, ",\"head\":");
+			sb_add_i64(&extra, b.head);
+		}
 		add_begin(frame, d, b.number, d->block_hash, b.timestamp, &extra);
 		sb_free(&extra);
 		r = pgf_block_events(&fetch, d->block_hash, &b, frame);
@@ -292,6 +304,9 @@ int main(int argc, char **argv)
 			break;
 		case O_BATCH:
 			batch = (int)opt_u64("--batch", optarg, 1, 1000000);
+			break;
+		case O_HEAD:
+			with_head = 1;
 			break;
 		case O_CONNECT_TIMEOUT:
 			connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);

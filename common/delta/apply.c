@@ -90,7 +90,7 @@ static void reset_frame(struct dl *dl)
 		dl->pending = n;
 	}
 	sb_reset(&dl->undo);
-	dl->in_frame = dl->skipping = dl->multi = dl->blk_open = 0;
+	dl->in_frame = dl->skipping = dl->multi = dl->blk_open = dl->f_final = 0;
 	dl->f_maxblock = 0;
 }
 
@@ -205,6 +205,14 @@ static int frame_begin(struct dl *dl)
 	if (dl_get_i64(dl, 0, "block_number", &dl->f_block, dl->kind != FR_KIND_REVERT) < 0 ||
 		dl_field_felt(dl, 0, "block_hash", &dl->f_hash) < 0 || dl_get_i64(dl, 0, "timestamp", &ts, 0) < 0)
 		return -1;
+	/* "head" (docs/formats.md): the chain head when the block was fetched,
+	 * present only while the block is on the canonical chain.  A block at
+	 * least `finality` below it is final already: no undo journal for it. */
+	int64_t head = -1;
+	if (dl_get_i64(dl, 0, "head", &head, 0) < 0)
+		return -1;
+	dl->f_final = dl->kind == FR_KIND_BLOCK && head >= 0 && dl->f_block >= 0 &&
+		      (uint64_t)dl->f_block + dl->finality <= (uint64_t)head;
 	dl->in_frame = 1;
 	dl->multi = dl->kind == FR_KIND_RANGE;
 	if (dl->have_cp && (dl->f_seq < dl->cp_seq || (dl->f_seq == dl->cp_seq && dl->f_driver <= dl->cp_driver))) {
@@ -264,6 +272,8 @@ static void add_begin(struct dl *dl, struct sb *out)
 	fr_add_begin(out, dl->f_driver, dl->f_seq, dl->kind, dl->f_block < 0 ? 0 : dl->f_block, hash);
 	sb_adds(out, ",\"finalized\":");
 	sb_add_u64(out, dl->finalized);
+	if (dl->f_final)
+		sb_adds(out, ",\"final\":true"); /* its block needs no journal (docs/formats.md) */
 	/* The checkpoint this frame builds on: pg-write commits it only on top
 	 * of exactly that checkpoint (a stale state never commits). */
 	if (dl->have_cp) {
@@ -302,6 +312,9 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 			v[i].t->before = NULL;
 		}
 	}
+	/* A final block goes at once, as if pruned (the domain hears on_final). */
+	if (dl->f_final && !dl->multi)
+		dl_journal_drop(dl, fb);
 	dl_journal_prune(dl);
 }
 

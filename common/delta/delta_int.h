@@ -63,6 +63,7 @@ struct dl {
 	int64_t f_driver, f_seq, f_block;
 	u256 f_hash;
 	uint64_t f_maxblock;
+	int f_final;	       /* the begin line's "head" says the block is final: no journal (docs/formats.md) */
 	struct touchset frame; /* before-images for the frame's put/del lines */
 	struct touchset blk;   /* before-images for the current block (multi-block frames) */
 	int blk_open;
@@ -111,6 +112,8 @@ int dl_cmp_keytext(const struct sb *keys, size_t ao, size_t al, size_t bo, size_
 /* journal.c */
 struct jblock *dl_jblock_find(struct jblock *head, const u256 *hash);
 void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before);
+/* Drop journal block b at once, its changes final (on_final for each entry, as a prune). */
+void dl_journal_drop(struct dl *dl, struct jblock *b);
 void dl_jblock_free(struct jblock *b);
 struct jblock *dl_journal_block(struct dl *dl, uint64_t number, const u256 *hash);
 void dl_journal_unlink(struct dl *dl, struct jblock *victim);

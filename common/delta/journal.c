@@ -102,6 +102,15 @@ void dl_journal_prune(struct dl *dl)
 	}
 }
 
+void dl_journal_drop(struct dl *dl, struct jblock *b)
+{
+	dl_journal_unlink(dl, b);
+	if (dl->dom->on_final)
+		for (uint32_t i = 0; i < b->n; i++)
+			dl->dom->on_final(dl, (int)b->e[i].tab, b->e[i].key);
+	dl_jblock_free(b);
+}
+
 void dl_add_undo_line(struct dl *dl, struct sb *sb, uint64_t number, const u256 *hash, int tab, const void *key,
 	const void *before)
 {

@@ -25,7 +25,7 @@ static void frame_reset(struct frame *f)
 	sb_reset(&f->text);
 	sb_reset(&f->hash);
 	f->nl = 0;
-	f->has_fin = f->has_block = f->has_undo = f->skipped = 0;
+	f->has_fin = f->has_block = f->has_undo = f->skipped = f->final = 0;
 	f->has_after = f->after_none = 0;
 	f->after_driver = f->after_seq = 0;
 	f->finalized = f->block_number = 0;
@@ -116,6 +116,10 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		if ((tt = opt_u63(js, 0, "finalized", &f->finalized)) < 0)
 			return parse_err(w, "%s", "invalid \"finalized\"");
 		f->has_fin = tt;
+		int fl = js_get(js, 0, "final");
+		if (fl >= 0 && js->t[fl].type != JS_TRUE && js->t[fl].type != JS_FALSE)
+			return parse_err(w, "%s", "invalid \"final\" (true or false)");
+		f->final = fl >= 0 && js->t[fl].type == JS_TRUE;
 		int at = js_get(js, 0, "after");
 		if (at >= 0) {
 			f->has_after = 1;

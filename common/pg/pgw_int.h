@@ -94,6 +94,7 @@ struct frame {
 	uint64_t line0; /* input line number of the begin line */
 	int64_t driver_id, seq, finalized, block_number;
 	int has_fin, has_block, has_undo, skipped;
+	int final; /* "final": true -- the block needs no journal (docs/formats.md) */
 	/* "after": the checkpoint the frame builds on (has_after 0: not said) */
 	int has_after, after_none;
 	int64_t after_driver, after_seq;

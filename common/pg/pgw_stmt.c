@@ -880,7 +880,7 @@ int pgw_send_frame(struct pgw *w, int fi)
 	}
 	/* A block at or below the transaction's last `finalized` would be pruned
 	 * before COMMIT anyway: in catch-up most are, so they are not journaled. */
-	int journal_frame_block = f->has_block && f->block_number > w->batch_fin;
+	int journal_frame_block = f->has_block && f->block_number > w->batch_fin && !f->final;
 	if (!journal_frame_block)
 		journal_befores = 0;
 	if (f->type != FR_KIND_REVERT && journal_frame_block) {

@@ -11,7 +11,9 @@
 #include "dom/pitchlake/fetch.h"
 
 static const char block_sql[] =
-	"SELECT block_number::text, timestamp::text, status FROM starknet_blocks WHERE block_hash = $1";
+	"SELECT block_number::text, timestamp::text, status,"
+	" (SELECT max(block_number) FROM starknet_blocks WHERE status <> 'REVERTED')::text"
+	" FROM starknet_blocks WHERE block_hash = $1";
 
 static const char number_sql[] =
 	"SELECT block_number::text FROM events WHERE block_hash = $1 LIMIT 1";
@@ -251,6 +253,9 @@ int pgf_block(struct pgf *f, const char *hash, struct pgf_block *b)
 			parse_i64(PQgetvalue(r, 0, 1), "timestamp", &b->timestamp) < 0)
 			ret = wrap_error("bad starknet_blocks row");
 		b->reverted = !strcmp(PQgetvalue(r, 0, 2), "REVERTED");
+		b->head = -1;
+		if (!PQgetisnull(r, 0, 3) && parse_i64(PQgetvalue(r, 0, 3), "head", &b->head) < 0)
+			ret = wrap_error("bad starknet_blocks head");
 	}
 	PQclear(r);
 	return ret;

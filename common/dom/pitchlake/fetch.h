@@ -26,6 +26,7 @@ struct pgf {
 struct pgf_block {
 	int64_t number, timestamp;
 	int reverted; /* status = 'REVERTED' */
+	int64_t head; /* the chain head: highest block_number not REVERTED (-1: none) */
 };
 
 /*
