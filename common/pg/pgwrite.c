@@ -66,6 +66,15 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	const char *d = getenv("PL_TEST_DIE_AFTER");
 	w->die_after = d ? atol(d) : 0;
 
+	/*
+	 * Every statement of pg-write reaches its rows through a key or an
+	 * index.  The bookkeeping tables are small and churn (every transaction
+	 * rewrites the checkpoint and inserts and prunes journal rows): until
+	 * autovacuum and analyze catch up, the planner takes them for a few
+	 * pages and scans them whole, dead rows included -- 2-5 ms per prune
+	 * in a live run on a fresh database instead of 0.1 ms (BENCH.md).
+	 */
+	pgc_exec_or_die(conn, "SET enable_seqscan = off", PGRES_COMMAND_OK, "set the session's planner options");
 	/* Every bookkeeping statement is keyed by the pipeline: its last parameter (pgw_send_book). */
 	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1 FOR UPDATE", 1,
 		EXIT_CONFIG);
