@@ -46,6 +46,8 @@ test_expect_success 'ep-apply: final frames say so and are not journaled; the st
 	ep-apply --dump-state with.state <frames >with.deltas &&
 	ep-apply --dump-state without.state <frames.nohead >without.deltas &&
 	grep -q "\"final\":true" with.deltas &&
+	# the lines of final frames carry no before-image, the others do
+	awk "/\"op\":\"begin\"/ { f = /\"final\":true/ } /\"op\":\"(put|del)\"/ { if (f == /\"before\":/) bad++ } END { exit bad > 0 }" with.deltas &&
 	! grep -q "\"final\":" without.deltas &&
 	grep "\"op\":\"put\"" with.state >with.rows && grep "\"op\":\"put\"" without.state >without.rows &&
 	test_cmp without.rows with.rows &&
@@ -84,6 +86,17 @@ test_expect_success 'catching up the rest: still equal to the replay and to a ru
 	pg-snapshot -o db2.state &&
 	grep "\"op\":\"put\"" ref.state >ref.rows && grep "\"op\":\"put\"" db2.state >db2.rows &&
 	test_cmp ref.rows db2.rows
+'
+
+test_expect_success 'pg-write: a put without "before" is refused outside a final frame (exit 65)' '
+	d=$(pg_sql -c "INSERT INTO driver_events (type, block_hash) VALUES (\$\$StartBlock\$\$, \$\$0xfe\$\$) RETURNING id") &&
+	s=$(pg_sql -c "SELECT sequence_index FROM driver_events WHERE id = $d") &&
+	printf "%s\n" "{\"op\":\"begin\",\"driver_id\":$d,\"seq\":$s,\"type\":\"StartBlock\",\"block_number\":99999,\"block_hash\":\"0xfe\"}" \
+		"{\"op\":\"put\",\"table\":\"pl_vault_cursor\",\"key\":{\"vault_address\":\"0xfe\"},\"row\":{\"vault_address\":\"0xfe\",\"block_number\":\"1\"}}" \
+		"{\"op\":\"end\",\"driver_id\":$d}" >nobefore &&
+	test_must_fail --code 65 pg-write <nobefore >out 2>err &&
+	grep -q "no \"before\"" err &&
+	test "$(pg_sql -c "SELECT count(*) FROM pl_vault_cursor WHERE vault_address = \$\$0xfe\$\$")" = 0
 '
 
 test_done

@@ -357,8 +357,11 @@ static int frame_end(struct dl *dl, struct sb *out)
 			sb_adds(out, ",\"row\":");
 			dl_add_row(dl, out, (int)t->tab, v[i].after);
 		}
-		sb_adds(out, ",\"before\":");
-		dl_add_row(dl, out, (int)t->tab, t->before);
+		/* A final block keeps no journal: its lines need no before-image. */
+		if (!dl->f_final) {
+			sb_adds(out, ",\"before\":");
+			dl_add_row(dl, out, (int)t->tab, t->before);
+		}
 		sb_adds(out, "}\n");
 	}
 	sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);

@@ -160,7 +160,9 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		return parse_err(w, "%s", "no valid \"table\"");
 	if (key < 0 || js->t[key].type != JS_OBJ)
 		return parse_err(w, "%s", "no \"key\" object");
-	if (before < 0 || (js->t[before].type != JS_OBJ && js->t[before].type != JS_NULL))
+	/* A final frame's put/del lines may leave "before" out (nothing journals it). */
+	if (before < 0 && f->final && !is_undo) {
+	} else if (before < 0 || (js->t[before].type != JS_OBJ && js->t[before].type != JS_NULL))
 		return parse_err(w, "%s", "no \"before\" (an object or null)");
 	if (is_put) {
 		int row = js_get(js, 0, "row");

@@ -937,7 +937,7 @@ int pgw_send_frame(struct pgw *w, int fi)
 			sb_free(&last);
 			return -1;
 		}
-		if (w->o.verify_before) {
+		if (w->o.verify_before && before >= 0) {
 			snprintf(name, sizeof name, "pgw_sel_%d", t->id);
 			send_prep(w, name, fi, K_VERIFY, (int)li);
 			if (w->failed)
