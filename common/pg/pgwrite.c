@@ -75,8 +75,6 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	 * in a live run on a fresh database instead of 0.1 ms (BENCH.md).
 	 */
 	pgc_exec_or_die(conn, "SET enable_seqscan = off", PGRES_COMMAND_OK, "set the session's planner options");
-	/* Keyed statements: one generic plan each instead of planning every execution. */
-	pgc_exec_or_die(conn, "SET plan_cache_mode = force_generic_plan", PGRES_COMMAND_OK, "set the session's planner options");
 	/* Every bookkeeping statement is keyed by the pipeline: its last parameter (pgw_send_book). */
 	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1 FOR UPDATE", 1,
 		EXIT_CONFIG);
