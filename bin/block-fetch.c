@@ -219,9 +219,9 @@ static void add_begin(struct sb *out, const struct dev *d, int64_t number, const
 	sb_adds(out, "}\n");
 }
 
-static void lookup(const struct dev *d, const char *hash, const char *what, struct pgf_block *b)
+static void lookup(const struct dev *d, const char *hash, const char *what, struct pgf_block *b, int with_events)
 {
-	int r = pgf_block(&fetch, hash, b);
+	int r = with_events ? pgf_block_prefetch(&fetch, hash, b) : pgf_block(&fetch, hash, b);
 	if (r < 0)
 		fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
 			(long long)d->seq, err_msg());
@@ -237,7 +237,7 @@ static void serve(const struct dev *d, struct sb *frame)
 	int r;
 	sb_reset(frame);
 	if (d->kind != K_CATCHUP) {
-		lookup(d, d->block_hash, "block", &b);
+		lookup(d, d->block_hash, "block", &b, 1);
 		struct sb extra = SB_INIT;
 		/* A revert names the whole reorg it starts or continues, so that the
 		 * apply filter can refuse one deeper than its journal before
@@ -262,7 +262,7 @@ static void serve(const struct dev *d, struct sb *frame)
 	} else {
 		struct pgf_block s;
 		int64_t start;
-		lookup(d, d->end_hash, "end block", &b);
+		lookup(d, d->end_hash, "end block", &b, 0);
 		r = pgf_block(&fetch, d->start_hash, &s);
 		if (r == 1) {
 			start = s.number;

@@ -90,6 +90,10 @@ void pgf_close(struct pgf *f)
 	f->conn = NULL;
 	js_free(&f->js);
 	sb_free(&f->tmp);
+	PQclear(f->ev);
+	f->ev = NULL;
+	free(f->ev_hash);
+	f->ev_hash = NULL;
 }
 
 static PGresult *run(struct pgf *f, const char *stmt, int n, const char *const *vals, const char *what)
@@ -242,10 +246,55 @@ out:
 	return ret;
 }
 
+static int block_row(PGresult *r, struct pgf_block *b);
+
 int pgf_block(struct pgf *f, const char *hash, struct pgf_block *b)
 {
 	const char *vals[1] = {hash};
-	PGresult *r = run(f, "pgf_block", 1, vals, "read starknet_blocks");
+	return block_row(run(f, "pgf_block", 1, vals, "read starknet_blocks"), b);
+}
+
+/* The next result of a pipeline: one of want, else die as run() does. */
+static PGresult *pipe_result(struct pgf *f, const char *what)
+{
+	PGresult *r = PQgetResult(f->conn);
+	if (!r)
+		pgc_die(f->conn, NULL, EXIT_TEMPFAIL, what);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_SYNC)
+		pgc_die(f->conn, r, EXIT_TEMPFAIL, what);
+	return r;
+}
+
+int pgf_block_prefetch(struct pgf *f, const char *hash, struct pgf_block *b)
+{
+	const char *vals[1] = {hash};
+	const char *what = "read starknet_blocks and events";
+	if (!PQenterPipelineMode(f->conn) || !PQsendQueryPrepared(f->conn, "pgf_block", 1, vals, NULL, NULL, 0) ||
+		!PQsendQueryPrepared(f->conn, "pgf_block_events", 1, vals, NULL, NULL, 0) || !PQpipelineSync(f->conn))
+		pgc_die(f->conn, NULL, EXIT_TEMPFAIL, what);
+	PGresult *rb = pipe_result(f, what), *x;
+	while ((x = PQgetResult(f->conn)) != NULL)
+		PQclear(x);
+	PGresult *re = pipe_result(f, what);
+	while ((x = PQgetResult(f->conn)) != NULL)
+		PQclear(x);
+	x = pipe_result(f, what);
+	if (PQresultStatus(x) != PGRES_PIPELINE_SYNC)
+		pgc_die(f->conn, x, EXIT_SOFTWARE, what);
+	PQclear(x);
+	if (!PQexitPipelineMode(f->conn))
+		pgc_die(f->conn, NULL, EXIT_TEMPFAIL, what);
+	PQclear(f->ev);
+	free(f->ev_hash);
+	f->ev = re;
+	f->ev_hash = xstrdup(hash);
+	return block_row(rb, b);
+}
+
+/* Fill b from a pgf_block result (and clear it). */
+static int block_row(PGresult *r, struct pgf_block *b)
+{
 	int ret = 0;
 	if (PQntuples(r) > 0) {
 		ret = 1;
@@ -278,7 +327,13 @@ int pgf_block_number_from_events(struct pgf *f, const char *hash, int64_t *numbe
 int pgf_block_events(struct pgf *f, const char *hash, const struct pgf_block *b, struct sb *out)
 {
 	const char *vals[1] = {hash};
-	PGresult *r = run(f, "pgf_block_events", 1, vals, "read events");
+	PGresult *r;
+	if (f->ev && !strcmp(f->ev_hash, hash)) {
+		r = f->ev; /* fetched ahead with the block */
+		f->ev = NULL;
+	} else {
+		r = run(f, "pgf_block_events", 1, vals, "read events");
+	}
 	int n = PQntuples(r), ret = 0;
 	for (int i = 0; i < n && !ret; i++) {
 		int64_t num;

@@ -20,6 +20,8 @@ struct pgf {
 	int batch;     /* events per CatchupVault query */
 	struct js js;  /* scratch for keys/data arrays */
 	struct sb tmp; /* scratch for unescaping */
+	PGresult *ev;  /* events of block ev_hash, fetched ahead by pgf_block_prefetch */
+	char *ev_hash;
 };
 
 /* A starknet_blocks row. */
@@ -42,6 +44,9 @@ void pgf_close(struct pgf *f);
  * Database failures die (75 when the connection is lost).
  */
 int pgf_block(struct pgf *f, const char *hash, struct pgf_block *b);
+/* pgf_block, and the block's events in the same round trip (pipeline mode),
+ * kept for the pgf_block_events call of the same hash that follows. */
+int pgf_block_prefetch(struct pgf *f, const char *hash, struct pgf_block *b);
 
 /*
  * The number of a block that has no starknet_blocks row, taken from the
