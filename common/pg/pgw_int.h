@@ -210,6 +210,8 @@ void pgw_coal_reset(struct pgw *w);
  * over unnest(arrays).  frame: the frame to blame on an error, or -1 (K_COAL). */
 void pgw_coal_flush(struct pgw *w, int frame);
 void pgw_coal_free(struct pgw *w);
+/* Read available input without waiting (read-ahead between frames). */
+void pgw_readahead_poll(struct pgw *w);
 /* Prune the journal up to the transaction's highest `finalized`, if that can delete anything. */
 void pgw_send_prune(struct pgw *w, int fi);
 

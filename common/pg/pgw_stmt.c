@@ -296,6 +296,17 @@ static void wait_result(struct pgw *w)
 	}
 }
 
+/* Read what input is there without waiting (between frames of a transaction
+ * being queued), so that upstream does not block while pg-write computes. */
+void pgw_readahead_poll(struct pgw *w)
+{
+	if (!w->readahead || w->lr.eof || w->lr.end - w->lr.start >= READAHEAD)
+		return;
+	struct pollfd p = {w->lr.fd, POLLIN, 0};
+	if (poll(&p, 1, 0) > 0 && p.revents && lr_fill(&w->lr) < 0)
+		w->readahead = 0;
+}
+
 /* Read the results of one queued statement. */
 static void read_one(struct pgw *w, const struct expect *e)
 {

@@ -277,6 +277,8 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 			fin = f->finalized;
 		applied++;
 		last_applied = i;
+		if ((applied & 15) == 0)
+			pgw_readahead_poll(w);
 	}
 	int more = !w->failed && local_frame < 0;
 	if (more && applied)
