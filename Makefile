@@ -36,7 +36,7 @@ B ?= bin
 
 # The layers of common/, lowest first (docs/architecture.md): one static
 # library each; a layer uses only the layers below it (tests/t0100 checks).
-LAYERS := core num frame delta pg dom/pitchlake
+LAYERS := core num frame delta pg dom/pitchlake dom/erc8004
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -58,6 +58,8 @@ pg-write_LIBS := $(LIBS_PG)
 pg-snapshot_LIBS := $(LIBS_PG)
 block-fetch_LIBS := $(LIBS_PGDOM)
 pg-produce_LIBS := $(LIBS_PGDOM)
+# ERC-8004 registries (docs/erc8004.md): the rules domain; job-relay, action-run
+rules-apply_LIBS := $(call lib_of,dom/erc8004) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
 # System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
