@@ -34,6 +34,8 @@ demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
+rules-apply	bin	--state
+erc8004-produce	scripts	--seed
 '
 
 export BIN
