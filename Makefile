@@ -60,6 +60,10 @@ block-fetch_LIBS := $(LIBS_PGDOM)
 pg-produce_LIBS := $(LIBS_PGDOM)
 # ERC-8004 registries (docs/erc8004.md): the rules domain; job-relay, action-run
 rules-apply_LIBS := $(call lib_of,dom/erc8004) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+job-relay_LIBS := $(call lib_of,dom/erc8004) $(LIBS_PG)
+action-run_LIBS := $(call lib_of,dom/erc8004) $(LIBS_PG)
+job-relay_LDLIBS := -lpq -lhiredis
+action-run_LDLIBS := -lpq -lcurl
 # System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
@@ -97,7 +101,8 @@ asan:
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 # Sources the fuzz targets do not link (they need a server library).
-FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c
+FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c \
+  common/dom/erc8004/relay.c common/dom/erc8004/run.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \

@@ -387,7 +387,10 @@ CREATE TABLE IF NOT EXISTS erc8004.job_queue (
 		CHECK (status IN ('pending', 'running', 'retry', 'done', 'dead', 'cancelled', 'invalidated')),
 	attempts integer NOT NULL DEFAULT 0,
 	next_attempt_at timestamptz NOT NULL DEFAULT now(),
+	-- job-relay: pushed to the Redis list; recalled_at: removed from it again
+	-- (LREM) after its block was reverted
 	relayed_at timestamptz,
+	recalled_at timestamptz,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	updated_at timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (event_seq, action_id)
@@ -442,6 +445,8 @@ BEGIN
 		ON CONFLICT (id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = now(),
 			relayed_at = NULL, updated_at = now()
 		WHERE q.status = 'cancelled';
+	-- wakes job-relay and action-run (one notification per transaction)
+	PERFORM pg_notify('erc8004_jobs', '');
 	RETURN NULL;
 END;
 $$;
@@ -457,6 +462,7 @@ BEGIN
 		FROM erc8004.job_queue q
 		WHERE q.event_seq = OLD.event_seq AND q.action_id = OLD.action_id AND r.job_id = q.id
 			AND r.status <> 'invalidated';
+	PERFORM pg_notify('erc8004_jobs', '');
 	RETURN NULL;
 END;
 $$;

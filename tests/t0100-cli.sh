@@ -35,6 +35,8 @@ bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
 rules-apply	bin	--state
+job-relay	bin	--list
+action-run	bin	--max-attempts
 erc8004-produce	scripts	--seed
 '
 
