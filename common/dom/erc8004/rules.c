@@ -635,19 +635,21 @@ static int on_rules(struct dl *dl, struct erc *e)
 	if (t.status != ST_MALFORMED) {
 		for (size_t i = 0; i < nc; i++) {
 			if (dl_get(dl, T_CONDS, &cv[i])) {
+				int rc = error("Rules: trigger %llu names condition %llu twice", (unsigned long long)tid,
+					(unsigned long long)cv[i].condition_id);
 				free(cv);
 				free(av);
-				return error("Rules: trigger %llu names condition %llu twice", (unsigned long long)tid,
-					(unsigned long long)cv[i].condition_id);
+				return rc;
 			}
 			dl_insert_row(dl, T_CONDS, &cv[i]);
 		}
 		for (size_t i = 0; i < na; i++) {
 			if (dl_get(dl, T_ACTS, &av[i])) {
+				int rc = error("Rules: trigger %llu names action %llu twice", (unsigned long long)tid,
+					(unsigned long long)av[i].action_id);
 				free(cv);
 				free(av);
-				return error("Rules: trigger %llu names action %llu twice", (unsigned long long)tid,
-					(unsigned long long)av[i].action_id);
+				return rc;
 			}
 			dl_insert_row(dl, T_ACTS, &av[i]);
 		}
