@@ -335,6 +335,15 @@ CREATE TABLE IF NOT EXISTS erc8004.rule_actions (
 	priority bigint NOT NULL,
 	PRIMARY KEY (trigger_id, action_id)
 );
+-- Event rows that could not be read, recorded and skipped under
+-- rules-apply --skip-bad-events: the work item, the event's ordinal in its
+-- frame (1-based), the reason.
+CREATE TABLE IF NOT EXISTS erc8004.skipped_events (
+	item_seq bigint NOT NULL,
+	ordinal bigint NOT NULL,
+	reason text NOT NULL,
+	PRIMARY KEY (item_seq, ordinal)
+);
 -- State of the stateful conditions (the original's state_data, as exact
 -- integers): ema = EMA of score * 10^18 (fixed point, floor), ema_count
 -- scores seen; the rate-limit window (start, matches in it); last_updated:

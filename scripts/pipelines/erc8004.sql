@@ -9,5 +9,5 @@ INSERT INTO pl_pipeline (name, work_table, channel, order_columns, id_column, do
 INSERT INTO pl_state_tables (table_name, pipeline, append_only, snapshot_view)
 	VALUES ('checkpoints', 'erc8004', false, NULL), ('rule_triggers', 'erc8004', false, NULL),
 		('rule_conditions', 'erc8004', false, NULL), ('rule_actions', 'erc8004', false, NULL),
-		('trigger_state', 'erc8004', false, NULL), ('jobs', 'erc8004', false, 'jobs_live')
+		('trigger_state', 'erc8004', false, NULL), ('skipped_events', 'erc8004', false, NULL), ('jobs', 'erc8004', false, 'jobs_live')
 	ON CONFLICT DO NOTHING;

@@ -24,4 +24,11 @@
 
 extern const struct dl_domain erc8004_domain;
 
+/*
+ * 0 (default): an unreadable event row is refused (exit 65, a reject line:
+ * the supervisor quarantines it and stops).  1: it is recorded in
+ * skipped_events (work item, ordinal in the frame, reason) and skipped.
+ */
+void erc8004_skip_bad_events(int on);
+
 #endif

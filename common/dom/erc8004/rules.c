@@ -87,11 +87,30 @@ struct tstate {
 	uint64_t ema_count, window_start, window_count, last_updated;
 };
 
+/* why an event row was unreadable (skipped_events, --skip-bad-events) */
+enum { BE_NONE,
+	BE_FIELDS,
+	BE_HASH,
+	BE_REGISTRY,
+	BE_TYPE,
+	BE_AGENT,
+	BE_SCORE,
+	BE_TAG1,
+	BE_TAG2,
+	BE_OBJECT };
+static const char *const bad_reasons[] = {"", "fields", "block_hash", "registry", "event_type", "agent_id", "score",
+	"tag1", "tag2", "not_an_object"};
+struct skipped {
+	uint64_t item_seq, ordinal;
+	uint64_t reason;
+};
+
 enum { T_CKPT,
 	T_JOBS,
 	T_ACTS,
 	T_CONDS,
 	T_TRIGS,
+	T_SKIP,
 	T_STATE,
 	T_COUNT };
 
@@ -120,6 +139,9 @@ static const struct dl_col st_cols[] = {DL_COL("trigger_id", DL_U64, tstate, tri
 	DL_COL("window_start", DL_U64, tstate, window_start), DL_COL("window_count", DL_U64, tstate, window_count),
 	DL_COL("last_updated", DL_U64, tstate, last_updated)};
 
+static const struct dl_col skip_cols[] = {DL_COL("item_seq", DL_U64, skipped, item_seq),
+	DL_COL("ordinal", DL_U64, skipped, ordinal), DL_ENUM_COL("reason", skipped, reason, bad_reasons)};
+
 #define TAB(n, s, k, c)                                                                                         \
 	{                                                                                                       \
 		n, sizeof(struct s), (uint16_t)(8 * (k)), c, k, c, (int)(sizeof c / sizeof *c), -1, 0, -1, NULL \
@@ -130,6 +152,7 @@ static const struct dl_table tabs[T_COUNT] = {
 	[T_ACTS] = TAB("rule_actions", ract, 2, act_cols),
 	[T_CONDS] = TAB("rule_conditions", rcond, 2, cond_cols),
 	[T_TRIGS] = TAB("rule_triggers", rtrig, 1, trig_cols),
+	[T_SKIP] = TAB("skipped_events", skipped, 2, skip_cols),
 	[T_STATE] = TAB("trigger_state", tstate, 1, st_cols),
 };
 
@@ -149,7 +172,8 @@ struct erc {
 	int dirty;
 	struct ctrig *v; /* active triggers by (chain, registry, id) */
 	size_t n;
-	uint64_t jobs, matches;
+	uint64_t jobs, matches, skipped;
+	uint64_t item, ordinal; /* events of the current frame so far */
 };
 
 static void drop_index(struct erc *e)
@@ -668,13 +692,22 @@ struct ev {
 	int has_agent, has_score, tag1_ok, tag2_ok;
 };
 
-static int bad_event(struct dl *dl, const char *what)
+static int skip_bad;
+
+void erc8004_skip_bad_events(int on)
 {
-	dl_set_error_kind(dl, FR_REJ_SYNTAX);
-	return error("event row: %s", what);
+	skip_bad = on;
 }
 
-/* Read the event row (token e); -1 with error() set when unreadable. */
+/* An unreadable event row: error() set; returns the reason (BE_*). */
+static int bad_event(struct dl *dl, int reason, const char *what)
+{
+	dl_set_error_kind(dl, FR_REJ_SYNTAX);
+	error("event row: %s", what);
+	return reason;
+}
+
+/* Read the event row (token e): 0, or the reason (BE_*) with error() set. */
 static int read_event(struct dl *dl, int e, struct ev *v)
 {
 	struct js *js = dl_js(dl);
@@ -686,29 +719,29 @@ static int read_event(struct dl *dl, int e, struct ev *v)
 	if (get_u64(dl, e, "event_seq", &v->event_seq, 0) < 0 || get_u64(dl, e, "chain_id", &v->chain_id, 0) < 0 ||
 		get_u64(dl, e, "block_number", &v->block_number, 0) < 0 || get_u64(dl, e, "log_index", &v->log_index, 0) < 0 ||
 		get_u64(dl, e, "timestamp", &v->timestamp, 0) < 0)
-		return bad_event(dl, "event_seq, chain_id, block_number, log_index and timestamp must be non-negative integers");
+		return bad_event(dl, BE_FIELDS, "event_seq, chain_id, block_number, log_index and timestamp must be non-negative integers");
 	if (get_str(dl, e, "block_hash", &s, &n, &tmp) < 0 || !s || u256_parse_hex(&v->block_hash, s, n) < 0)
-		r = bad_event(dl, "block_hash is not a 0x-hex hash");
+		r = bad_event(dl, BE_HASH, "block_hash is not a 0x-hex hash");
 	else if (get_str(dl, e, "registry", &s, &n, &tmp) < 0 || !s || (v->registry = find_name(registries, 3, s, n)) < 0)
-		r = bad_event(dl, "unknown registry");
+		r = bad_event(dl, BE_REGISTRY, "unknown registry");
 	else if (get_str(dl, e, "event_type", &s, &n, &tmp) < 0 || !s || !n)
-		r = bad_event(dl, "event_type is not a string");
+		r = bad_event(dl, BE_TYPE, "event_type is not a string");
 	else if (get_u256_num(dl, e, "agent_id", &v->agent_id, &isnull) < 0)
-		r = bad_event(dl, "agent_id is not a non-negative integer or null");
+		r = bad_event(dl, BE_AGENT, "agent_id is not a non-negative integer or null");
 	else {
 		v->has_agent = !isnull;
 		/* an event type longer than any condition can name matches none */
 		if (pack_str(s, n, &v->type) < 0)
 			u256_zero(&v->type);
 		if (get_u256_num(dl, e, "score", &v->score, &isnull) < 0)
-			r = bad_event(dl, "score is not a non-negative integer or null");
+			r = bad_event(dl, BE_SCORE, "score is not a non-negative integer or null");
 		v->has_score = !isnull;
 		if (!r && (get_str(dl, e, "tag1", &s, &n, &tmp) < 0))
-			r = bad_event(dl, "tag1 is not a string or null");
+			r = bad_event(dl, BE_TAG1, "tag1 is not a string or null");
 		else if (!r)
 			v->tag1_ok = s && pack_str(s, n, &v->tag1) == 0;
 		if (!r && (get_str(dl, e, "tag2", &s, &n, &tmp) < 0))
-			r = bad_event(dl, "tag2 is not a string or null");
+			r = bad_event(dl, BE_TAG2, "tag2 is not a string or null");
 		else if (!r)
 			v->tag2_ok = s && pack_str(s, n, &v->tag2) == 0;
 	}
@@ -826,8 +859,23 @@ static int cmp_match(const void *x, const void *y)
 static int on_block_event(struct dl *dl, struct erc *e, int ev)
 {
 	struct ev v;
-	if (read_event(dl, ev, &v) < 0)
+	int bad = ev < 0 ? bad_event(dl, BE_OBJECT, "field 'event' is not an object") : read_event(dl, ev, &v);
+	if (e->item != dl_block(dl)) {
+		e->item = dl_block(dl);
+		e->ordinal = 0;
+	}
+	e->ordinal++;
+	if (bad && !skip_bad)
 		return -1;
+	if (bad) {
+		/* recorded (in the frame's transaction) and skipped */
+		uint64_t key[2] = {dl_block(dl), e->ordinal};
+		struct skipped *k = dl_get(dl, T_SKIP, key) ? NULL : dl_new_row(dl, T_SKIP, key);
+		if (k)
+			k->reason = (uint64_t)bad;
+		e->skipped++;
+		return DL_UNTRACKED;
+	}
 	if (e->dirty)
 		rebuild(dl, e);
 	/* the per-chain checkpoint: this block */
@@ -908,9 +956,7 @@ static int on_event(struct dl *dl)
 		return error("field 'kind' is not \"event\" or \"rules\"");
 	}
 	int ev = js_get(js, 0, "event");
-	if (ev < 0 || js->t[ev].type != JS_OBJ)
-		return bad_event(dl, "field 'event' is not an object");
-	return on_block_event(dl, e, ev);
+	return on_block_event(dl, e, ev >= 0 && js->t[ev].type == JS_OBJ ? ev : -1);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -950,7 +996,8 @@ static void on_final(struct dl *dl, int tab, const void *key)
 static void stats(struct dl *dl, struct sb *out)
 {
 	struct erc *e = dl_dom(dl);
-	sb_addf(out, ", matches %llu, jobs %llu", (unsigned long long)e->matches, (unsigned long long)e->jobs);
+	sb_addf(out, ", matches %llu, jobs %llu, skipped bad events %llu", (unsigned long long)e->matches,
+		(unsigned long long)e->jobs, (unsigned long long)e->skipped);
 }
 
 const struct dl_domain erc8004_domain = {
