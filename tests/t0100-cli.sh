@@ -38,6 +38,7 @@ rules-apply	bin	--state
 job-relay	bin	--list
 action-run	bin	--max-attempts
 erc8004-produce	scripts	--seed
+demo-erc8004	scripts	--blocks
 '
 
 export BIN
