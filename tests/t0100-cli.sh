@@ -39,6 +39,7 @@ job-relay	bin	--list
 action-run	bin	--max-attempts
 erc8004-produce	scripts	--seed
 demo-erc8004	scripts	--blocks
+bench-erc8004	scripts	--blocks
 '
 
 export BIN
