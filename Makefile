@@ -140,6 +140,8 @@ torture: all
 bench: all
 	scripts/bench-ep-apply 1000000
 	scripts/bench-live --events 200000 --no-stages
+	# ERC-8004 rules pipeline (docs/erc8004.md)
+	scripts/bench-erc8004
 
 FORMAT_SRC = $(wildcard $(foreach l,$(LAYERS),common/$(l)/*.[ch]))
 format:
