@@ -925,9 +925,10 @@ static int on_block_event(struct dl *dl, struct erc *e, int ev)
 	for (size_t k = 0; k < nm; k++) {
 		uint64_t key[2] = {v.event_seq, m[k].a->action_id};
 		if (dl_get(dl, T_JOBS, key)) {
-			free(m);
-			return error("event %llu has a job for action %llu already", (unsigned long long)v.event_seq,
+			int rc = error("event %llu has a job for action %llu already", (unsigned long long)v.event_seq,
 				(unsigned long long)m[k].a->action_id);
+			free(m);
+			return rc;
 		}
 		struct job *j = dl_new_row(dl, T_JOBS, key);
 		j->trigger_id = m[k].t->t.trigger_id;
