@@ -92,6 +92,30 @@ test_expect_success 'action-run: two workers; retries, timeouts, dead letters; e
 	test -s w1.log -a -s w2.log
 '
 
+test_expect_success 'kill -9 of job-relay and of action-run: no job lost, none doubled' '
+	rcli del action_jobs >/dev/null &&
+	rcli --scan --pattern "action_jobs:seen:*" | while read -r k; do rcli del "$k" >/dev/null; done &&
+	pg_sql -c "UPDATE erc8004.job_queue SET relayed_at = NULL, recalled_at = NULL WHERE status = \$\$pending\$\$" >/dev/null &&
+	want=$(pg_sql -c "SELECT count(*) FROM erc8004.job_queue WHERE status = \$\$pending\$\$ AND action_type <> \$\$rest\$\$") &&
+	{ job-relay --redis-socket "$SOCK" --types telegram,mcp 2>>relay.log & p=$!; } &&
+	i=0 && until [ "$(rcli llen action_jobs)" -gt 0 ]; do sleep 0.01; i=$((i + 1)); [ $i -lt 3000 ] || return 1; done &&
+	kill -KILL $p && { wait $p 2>/dev/null; true; } &&
+	relay &&
+	test "$(rcli llen action_jobs)" = "$want" &&
+	test "$(rcli lrange action_jobs 0 -1 | jq -r .id | sort | uniq -d | wc -l)" = 0 &&
+	pg_sql -c "UPDATE erc8004.job_queue SET status = \$\$pending\$\$, attempts = 0, next_attempt_at = now()
+		WHERE action_type = \$\$rest\$\$ AND status = \$\$done\$\$" >/dev/null &&
+	pg_sql -c "DELETE FROM erc8004.action_results WHERE status = \$\$success\$\$" >/dev/null &&
+	{ action-run --lease 1 --poll-interval 50 --backoff-ms 20 2>w3.log & p=$!; } &&
+	i=0 && until [ "$(pg_sql -c "SELECT count(*) FROM erc8004.action_results WHERE status = \$\$success\$\$")" -gt 0 ]; do
+		sleep 0.01; i=$((i + 1)); [ $i -lt 3000 ] || return 1; done &&
+	kill -KILL $p && { wait $p 2>/dev/null; true; } &&
+	action-run --once --lease 1 --poll-interval 50 --backoff-ms 20 2>w4.log &&
+	test "$(pg_sql -c "SELECT count(*) FROM erc8004.job_queue WHERE action_type = \$\$rest\$\$ AND status IN (\$\$pending\$\$, \$\$running\$\$, \$\$retry\$\$)")" = 0 &&
+	test "$(pg_sql -c "SELECT count(*) FROM erc8004.job_queue q WHERE q.action_type = \$\$rest\$\$ AND q.status = \$\$done\$\$
+		AND (SELECT count(*) FROM erc8004.action_results r WHERE r.job_id = q.id AND r.status = \$\$success\$\$) <> 1")" = 0
+'
+
 test_expect_success 'a reorg after execution: results invalidated, relayed jobs recalled from Redis' '
 	for c in $(jq -r "select(.op == \"block\") | .chain" ops | sort -u); do
 		h=$(pg_sql -c "SELECT block_hash FROM erc8004.events WHERE chain_id = $c ORDER BY block_number DESC LIMIT 1") &&
