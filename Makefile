@@ -36,7 +36,7 @@ B ?= bin
 
 # The layers of common/, lowest first (docs/architecture.md): one static
 # library each; a layer uses only the layers below it (tests/t0100 checks).
-LAYERS := core num frame delta pg dom/pitchlake
+LAYERS := core num frame delta pg dom/pitchlake dom/erc8004
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -58,6 +58,12 @@ pg-write_LIBS := $(LIBS_PG)
 pg-snapshot_LIBS := $(LIBS_PG)
 block-fetch_LIBS := $(LIBS_PGDOM)
 pg-produce_LIBS := $(LIBS_PGDOM)
+# ERC-8004 registries (docs/erc8004.md): the rules domain; job-relay, action-run
+rules-apply_LIBS := $(call lib_of,dom/erc8004) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+job-relay_LIBS := $(call lib_of,dom/erc8004) $(LIBS_PG)
+action-run_LIBS := $(call lib_of,dom/erc8004) $(LIBS_PG)
+job-relay_LDLIBS := -lpq -lhiredis
+action-run_LDLIBS := -lpq -lcurl
 # System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
@@ -95,7 +101,8 @@ asan:
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 # Sources the fuzz targets do not link (they need a server library).
-FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c
+FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c \
+  common/dom/erc8004/relay.c common/dom/erc8004/run.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \
@@ -136,6 +143,8 @@ BENCH_EVENTS ?= 100000,1000000
 bench: all
 	scripts/bench-ep-apply --long-only 1000000
 	scripts/bench-live --events $(BENCH_EVENTS)
+	# ERC-8004 rules pipeline (docs/erc8004.md)
+	scripts/bench-erc8004
 
 FORMAT_SRC = $(wildcard $(foreach l,$(LAYERS),common/$(l)/*.[ch]))
 format:

@@ -47,7 +47,8 @@ test_expect_success 'every layer includes only itself and the layers below it' '
 '
 
 test_expect_success 'the layers are what the Makefile builds, lowest first' '
-	grep -q "^LAYERS := core num frame delta pg dom/pitchlake$" "$SRC/Makefile"
+	grep -q "^LAYERS := core num frame delta pg dom/pitchlake" "$SRC/Makefile" &&
+	grep -q "^LAYERS := .* dom/erc8004" "$SRC/Makefile"
 '
 
 test_expect_success 'no Pitchlake table, column or channel in the generic layers and programs' '

@@ -34,6 +34,12 @@ demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
+rules-apply	bin	--state
+job-relay	bin	--list
+action-run	bin	--max-attempts
+erc8004-produce	scripts	--seed
+demo-erc8004	scripts	--blocks
+bench-erc8004	scripts	--blocks
 '
 
 export BIN

@@ -59,6 +59,7 @@ static void add_col(struct sb *sb, const struct dl_col *c, const void *row)
 		}
 		/* fall through */
 	case DL_FELT:
+	case DL_HEX:
 		*o++ = '"';
 		o += felt_hex(u, o);
 		*o++ = '"';
@@ -167,6 +168,10 @@ static int parse_col(struct dl *dl, const struct dl_col *c, int tok, void *row)
 	case DL_FELT:
 	case DL_FELT0:
 		if (felt_parse(u, s, n) < 0)
+			return error("column '%s': %s", c->name, err_msg());
+		return 0;
+	case DL_HEX:
+		if (u256_parse_hex(u, s, n) < 0)
 			return error("column '%s': %s", c->name, err_msg());
 		return 0;
 	case DL_DEC:

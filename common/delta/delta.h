@@ -39,6 +39,7 @@ enum dl_type {
 	DL_I128,  /* u256 felt holding a signed 128-bit value, decimal string */
 	DL_BOOL,  /* uint64_t 0/1, JSON boolean */
 	DL_ENUM,  /* uint64_t index into names[], the name as a string */
+	DL_HEX,	  /* u256, "0x…" lowercase hex, the whole 256-bit range (EVM hashes) */
 };
 
 struct dl_col {
@@ -119,6 +120,14 @@ struct dl_domain {
 	int (*check)(struct dl *dl);
 	/* --stats: append domain counters (", name N" pieces) to out. */
 	void (*stats)(struct dl *dl, struct sb *out);
+	/*
+	 * 0: reverts come newest first (one chain).  1: the blocks of the
+	 * journal are independent lanes (several chains in one state): a
+	 * block may be reverted while newer blocks stay applied, provided
+	 * none of them changed a row it changed -- which is exactly when
+	 * restoring its before-images is exact.
+	 */
+	int revert_independent;
 };
 
 struct dl_stats {

@@ -146,6 +146,17 @@ static void restore_row(struct dl *dl, int tab, const void *key, const void *bef
 }
 
 /* Undo the block of the frame in progress (dl->f_hash) from the journal. */
+/* The table of a row that both journal blocks changed, or -1. */
+static int overlap(const struct dl *dl, const struct jblock *a, const struct jblock *b)
+{
+	for (uint32_t i = 0; i < a->n; i++)
+		for (uint32_t k = 0; k < b->n; k++)
+			if (a->e[i].tab == b->e[k].tab &&
+				!memcmp(a->e[i].key, b->e[k].key, dl->tabs[a->e[i].tab].keylen))
+				return (int)a->e[i].tab;
+	return -1;
+}
+
 int dl_revert(struct dl *dl)
 {
 	struct jblock *b = dl_jblock_find(dl->jhead, &dl->f_hash);
@@ -170,10 +181,17 @@ int dl_revert(struct dl *dl)
 		return error("unable to revert block %s: the frame says height %lld, the journal %llu", hb,
 			(long long)dl->f_block, (unsigned long long)b->number);
 	for (struct jblock *x = dl->jhead; x; x = x->next)
-		if (x->number > b->number)
-			return error("unable to revert block %llu (%s): newer block %llu is still applied "
-				     "(reverts must come newest first)",
-				(unsigned long long)b->number, hb, (unsigned long long)x->number);
+		if (x->number > b->number) {
+			if (!dl->dom->revert_independent)
+				return error("unable to revert block %llu (%s): newer block %llu is still applied "
+					     "(reverts must come newest first)",
+					(unsigned long long)b->number, hb, (unsigned long long)x->number);
+			int tab = overlap(dl, b, x);
+			if (tab >= 0)
+				return error("unable to revert block %llu (%s): newer block %llu, still applied, changed a "
+					     "row of table %s that this block changed (revert it first)",
+					(unsigned long long)b->number, hb, (unsigned long long)x->number, dl->tabs[tab].name);
+		}
 	dl->cur_block = b->number;
 	/* Pass 1: before-images of everything the revert touches, history rows included. */
 	for (uint32_t i = b->n; i-- > 0;) {

@@ -160,6 +160,12 @@ static int session_setup(struct pgl *l)
 	} stmts[] = {{"pgl_drain", drain.buf},
 		{"pgl_heartbeat", "SELECT 1 FROM pg_listening_channels() WHERE pg_listening_channels = $1::text"}};
 	int ret = 0;
+	/* before preparing: the work table may live in the pipeline's schema */
+	if (pip_apply_search_path(l->conn, l->work) < 0) {
+		sb_free(&listen);
+		sb_free(&drain);
+		return -1;
+	}
 	for (size_t i = 0; i < sizeof stmts / sizeof *stmts && ret == 0; i++) {
 		PGresult *r = PQprepare(l->conn, stmts[i].name, stmts[i].sql, 0, NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {

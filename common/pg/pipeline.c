@@ -83,7 +83,9 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		die_code(EXIT_CONFIG, "unable to use pipeline name '%s': want [a-z][a-z0-9_-]*, at most 63 bytes", name);
 	const char *vals[1] = {name};
 	PGresult *r = PQexecParams(conn,
-		"SELECT name, work_table, channel, order_columns::text, id_column, done_column FROM pl_pipeline"
+		"SELECT name, work_table, channel, order_columns::text, id_column, done_column,"
+		/* (read through to_jsonb: a registry without sql/040 has no such column) */
+		" to_jsonb(p)->>'search_path' FROM pl_pipeline p"
 		" WHERE name = $1 OR $1 IS NULL ORDER BY name LIMIT 2",
 		1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -114,7 +116,29 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		if (parse_order(p, PQgetvalue(r, 0, 3)) < 0)
 			die_code(EXIT_CONFIG, "unable to use pipeline '%s': %s", p->name, err_msg());
 	}
+	if (!PQgetisnull(r, 0, 6))
+		p->search_path = xstrdup(PQgetvalue(r, 0, 6));
 	PQclear(r);
+	if (pip_apply_search_path(conn, p) < 0)
+		die_code(EXIT_TEMPFAIL, "unable to set the search_path of pipeline '%s': %s", p->name, err_msg());
+}
+
+int pip_apply_search_path(PGconn *conn, const struct pip *p)
+{
+	if (!p->search_path)
+		return 0;
+	const char *vals[1] = {p->search_path};
+	PGresult *r = PQexecParams(conn, "SELECT set_config('search_path', $1, false)", 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		PQclear(r);
+		return 0;
+	}
+	if (pgc_conn_lost(conn, r)) {
+		int e = error("%s", PQerrorMessage(conn));
+		PQclear(r);
+		return e;
+	}
+	pgc_die(conn, r, EXIT_CONFIG, "set the search_path of the pipeline");
 }
 
 void pip_free(struct pip *p)
@@ -124,6 +148,7 @@ void pip_free(struct pip *p)
 	free(p->channel);
 	free(p->id_column);
 	free(p->done_column);
+	free(p->search_path);
 	for (int i = 0; i < p->norder; i++)
 		free(p->order[i]);
 	memset(p, 0, sizeof *p);

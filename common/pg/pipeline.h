@@ -21,6 +21,8 @@ struct pip {
 	char *work_table, *channel, *id_column, *done_column;
 	char *order[PIP_MAX_ORDER];
 	int norder;
+	/* pl_pipeline.search_path (sql/040), or NULL: the session's schemas */
+	char *search_path;
 };
 
 /*
@@ -29,6 +31,15 @@ struct pip {
  * registered, or ambiguous; 75 on a lost connection.
  */
 void pip_resolve(PGconn *conn, const char *name, struct pip *p);
+/*
+ * Set the session's search_path to p->search_path (nothing when NULL), so
+ * that the work table and the state tables of a pipeline that lives in a
+ * schema of its own resolve unqualified.  pip_resolve does it on its own
+ * connection; call it on every other connection (pg-listen: each
+ * reconnection).  0, or -1 with error() set (a lost connection: the
+ * caller reconnects); a refused value dies with 78.
+ */
+int pip_apply_search_path(PGconn *conn, const struct pip *p);
 /* The name alone, without the registry (for programs that only key rows by it). */
 const char *pip_default_name(const char *name);
 void pip_free(struct pip *p);
