@@ -9,7 +9,7 @@
 #   make ci         everything CI runs: check, asan, and a short fuzz run
 #   make bench      benchmarks (figures, never pass/fail): see BENCH.md
 #   make format     clang-format every C file in place (format-check: verify only)
-#   make install    install programs and scripts under $(PREFIX)
+#   make install    install programs, scripts, sql/ and man pages under $(PREFIX)
 #
 # Configuration: make VAR=value, or put the assignments in an optional config.mak.
 
@@ -153,12 +153,34 @@ format:
 format-check:
 	clang-format --dry-run --Werror bin/*.c $(FORMAT_SRC) fuzz/*.c
 
+# Operations (wt-ops): make install puts the programs in PREFIX/bin, the
+# user-facing scripts in PREFIX/share/pitchlake/scripts (with their sourced
+# libraries and pipelines/) linked from PREFIX/bin, the migrations in
+# PREFIX/share/pitchlake/sql and the manuals in PREFIX/share/man/man1.  The
+# scripts resolve their own symlink, so PREFIX/share/pitchlake is laid out
+# like the checkout (bin -> ../../bin, scripts/, sql/) and they find their
+# siblings from either.  install-files installs what is built, building
+# nothing (tests/t4900 installs from the build under test, B=...).
+INSTALL_SCRIPTS := run-pipeline pl-stage pl-migrate pl-verify pl-skip demo demo-offline
+INSTALL_LIBS := version pl-pipeline.sh pg-tmp.sh
+MAN1 := $(wildcard man/*.1)
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/pitchlake
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	$(MAKE) install-files
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE_DIR)/scripts/pipelines $(SHARE_DIR)/sql \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(addprefix scripts/,$(INSTALL_SCRIPTS)) $(SHARE_DIR)/scripts
+	install -m 644 $(addprefix scripts/,$(INSTALL_LIBS)) $(SHARE_DIR)/scripts
+	install -m 644 scripts/pipelines/*.conf $(SHARE_DIR)/scripts/pipelines
+	install -m 644 sql/*.sql $(SHARE_DIR)/sql
+	rm -f $(SHARE_DIR)/bin && ln -s ../../bin $(SHARE_DIR)/bin
+	for s in $(INSTALL_SCRIPTS); do ln -sf ../share/pitchlake/scripts/$$s $(DESTDIR)$(PREFIX)/bin/$$s || exit; done
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1)
 
 clean:
 	rm -rf build $(PROGRAMS) tests/out
 
-.PHONY: all check check-loaded ci asan fuzz bench torture format format-check install clean
+.PHONY: all check check-loaded ci asan fuzz bench torture format format-check install install-files clean
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -29,6 +29,7 @@ pl-migrate	scripts	--conninfo
 run-pipeline	scripts	--run-dir
 pl-stage	scripts	-
 pl-verify	scripts	--pipeline
+pl-skip	scripts	--item
 demo	scripts	--blocks
 demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-

@@ -215,12 +215,12 @@ test_expect_success 'Option_Buyers: update notifies ob_update, insert does not' 
 	test_cmp expect out
 '
 
-test_expect_success 'Bids: insert and update notify bids_update' '
+test_expect_success 'Bids: insert and update notify bids_update (015: tree_nonce a string, address = buyer)' '
 	notifications bids_update "INSERT INTO \"Bids\" VALUES (\$\$0xb1\$\$, \$\$0xr1\$\$, \$\$0x3\$\$, 0, 8000, 10);
 		UPDATE \"Bids\" SET price = 12;" >out &&
 	cat >expect <<-\EOT &&
-	{"operation" : "insert", "payload" : {"buyer_address":"0xb1","round_address":"0xr1","bid_id":"0x3","tree_nonce":0,"amount":8000,"price":10}}
-	{"operation" : "update", "payload" : {"buyer_address":"0xb1","round_address":"0xr1","bid_id":"0x3","tree_nonce":0,"amount":8000,"price":12}}
+	{"operation" : "insert", "payload" : {"buyer_address" : "0xb1", "round_address" : "0xr1", "bid_id" : "0x3", "tree_nonce" : "0", "amount" : 8000, "price" : 10, "address" : "0xb1"}}
+	{"operation" : "update", "payload" : {"buyer_address" : "0xb1", "round_address" : "0xr1", "bid_id" : "0x3", "tree_nonce" : "0", "amount" : 8000, "price" : 12, "address" : "0xb1"}}
 	EOT
 	test_cmp expect out
 '
