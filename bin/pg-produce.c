@@ -34,6 +34,7 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "core/opt.h"
+#include "pg/pgconn.h"
 #include "dom/pitchlake/produce.h"
 #include "frame/frame.h"
 
@@ -50,8 +51,7 @@ static const char usage_text[] =
 	"transaction with its events, its starknet_blocks row and a StartBlock driver\n"
 	"event; per RevertBlock frame one transaction marking the block REVERTED and a\n"
 	"RevertBlock driver event.  CatchupVault frames are refused (exit 65).\n"
-	"\n"
-	"  --conninfo STR             libpq connection string or URI (default: PG* environment)\n"
+	"\n" OPT_CONN_USAGE
 	"  --rate R                   at most R transactions (blocks) per second, on an\n"
 	"                             absolute schedule (default 0: as fast as possible;\n"
 	"                             fractions allowed; PL_TEST_NO_SLEEP disables the waits)\n"
@@ -62,9 +62,9 @@ static const char usage_text[] =
 	"                             (driver_events id and sequence_index, CLOCK_REALTIME\n"
 	"                             nanoseconds right after COMMIT returned)\n"
 	"  --quiet                    no progress lines (every 5 s) on stderr; the summary stays\n"
-	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
-	"                             this long (default 60)\n"
-	"  -h, --help                 this text\n"
+	"                             (--connect-timeout default 60)\n"
+	"  --log-level LEVEL          error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
+	"  --help                     this text\n"
 	"  --version                  print the version\n"
 	"\n"
 	"An incomplete frame at EOF is discarded with a warning.  blocks/s in the progress\n"
@@ -109,12 +109,11 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"conninfo", required_argument, NULL, O_CONNINFO},
+	OPT_CONN_LONGOPTS,
 	{"rate", required_argument, NULL, O_RATE},
 	{"register", no_argument, NULL, O_REGISTER},
 	{"latency-log", required_argument, NULL, O_LATENCY_LOG},
 	{"quiet", no_argument, NULL, O_QUIET},
-	{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -124,12 +123,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->conninfo = "";
 	o->connect_timeout = 60;
 	struct opt op;
-	opt_init(&op, argc, argv, longopts, "", usage_text);
+	struct opt_conn oc;
+	opt_conn_init(&oc);
+	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS, usage_text);
 	for (int c; (c = opt_next(&op)) != -1;) {
+		if (opt_conn(&oc, c, optarg))
+			continue;
 		switch (c) {
-		case O_CONNINFO:
-			o->conninfo = optarg; /* "" = the PG* environment */
-			break;
 		case O_RATE:
 			o->rate = parse_rate("--rate", optarg);
 			break;
@@ -142,15 +142,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_QUIET:
 			o->quiet = 1;
 			break;
-		case O_CONNECT_TIMEOUT:
-			o->connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
-			break;
 		default:
 			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	if (oc.dbname)
+		o->conninfo = oc.dbname;
+	pgc_use_options(&oc);
+	o->connect_timeout = pgc_wait_seconds(o->connect_timeout);
 }
 
 static int64_t mono_ns(void)

@@ -36,8 +36,8 @@ static const char usage_text[] =
 	"{\"op\":\"ack\",\"driver_id\":D,\"seq\":S} for each frame after its COMMIT.\n"
 	"Frames at or below the pipeline's checkpoint are skipped (and acked again).\n"
 	"\n"
-	"options:\n"
-	"  -d, --conninfo STR  libpq connection string or URI (default: PG* environment)\n"
+	"options:\n" OPT_CONN_USAGE
+	"                      (--connect-timeout default 30)\n"
 	"  --pipeline NAME     the pipeline (pl_pipeline) whose checkpoint, journal and\n"
 	"                      tables these frames belong to (default: $PL_PIPELINE, or\n"
 	"                      the only registered pipeline)\n"
@@ -49,7 +49,11 @@ static const char usage_text[] =
 	"                      from the pipeline name)\n"
 	"  --verify-before     check each row equals its 'before' image before writing it;\n"
 	"                      a mismatch rejects the frame\n"
-	"  -h, --help          this text\n"
+	"  --stats-file FILE   rewrite FILE (atomically, at most every --stats-interval\n"
+	"                      ms, default 1000) with this writer's counters: items,\n"
+	"                      rows, reverted blocks, reorgs, commit latency (pl-status)\n"
+	"  --log-level LEVEL   error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
+	"  --help              this text\n"
 	"  --version           print the version\n"
 	"\n"
 	"A second pg-write of the same pipeline waits as a standby (without reading\n"
@@ -112,7 +116,7 @@ enum { O_PIPELINE = OPT_LONG,
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'd'},
+		OPT_CONN_LONGOPTS,
 		{"pipeline", required_argument, NULL, O_PIPELINE},
 		{"work-table", required_argument, NULL, O_WORK},
 		{"no-work-table", no_argument, NULL, O_NOWORK},
@@ -127,12 +131,13 @@ int main(int argc, char **argv)
 	struct opt op;
 
 	die_set_prog(argv[0]);
-	opt_init(&op, argc, argv, longopts, "d:", usage_text);
+	struct opt_conn oc;
+	opt_conn_init(&oc);
+	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS, usage_text);
 	while ((c = opt_next(&op)) != -1) {
+		if (opt_conn(&oc, c, optarg))
+			continue;
 		switch (c) {
-		case 'd':
-			conninfo = optarg;
-			break;
 		case O_PIPELINE:
 			pipeline = opt_str("--pipeline", optarg);
 			break;
@@ -156,6 +161,8 @@ int main(int argc, char **argv)
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	conninfo = oc.dbname;
+	pgc_use_options(&oc);
 
 	if (pipe(stop_pipe) < 0)
 		die_errno(EXIT_SOFTWARE, "unable to create a pipe");
@@ -167,6 +174,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	pgc_set_stop(&stop_flag);
 
 	PGconn *conn = pgc_connect_or_die(conninfo, "pg-write", 30);
 	struct pip pip;

@@ -189,7 +189,18 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 	char *line;
 	size_t len;
 	int r;
-	while ((r = lr_next(&lr, &line, &len)) > 0) {
+	/* SIGTERM/SIGINT: between lines the program ends at once (exit 0: a
+	 * partial frame is never written, it comes again); while a line is
+	 * applied, after it.  Not with --dump-state, which must be written. */
+	static volatile sig_atomic_t stop;
+	if (!dump)
+		io_graceful_signals(&stop);
+	for (;;) {
+		io_busy(0);
+		r = lr_next(&lr, &line, &len);
+		io_busy(1);
+		if (r <= 0)
+			break;
 		if (dl_feed(dl, line, len, &out) < 0) {
 			long long d = dl_current_driver(dl);
 			sb_addf(&msg, "unable to apply input at line %llu", (unsigned long long)lr.lineno);
