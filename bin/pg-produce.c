@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,13 +162,16 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* SIGTERM/SIGINT: between blocks the program ends at once, exit 0; within one, after its COMMIT. */
+static volatile sig_atomic_t stop;
+
 /* Sleep until CLOCK_MONOTONIC reaches at_ns (absolute: no drift). */
 static void sleep_until(int64_t at_ns)
 {
 	if (getenv("PL_TEST_NO_SLEEP") || at_ns <= mono_ns())
 		return;
 	struct timespec ts = {(time_t)(at_ns / 1000000000), (long)(at_ns % 1000000000)};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop)
 		;
 }
 
@@ -200,6 +204,8 @@ int main(int argc, char **argv)
 		if (logfd < 0)
 			die_errno(EXIT_CONFIG, "unable to open latency log '%s'", o.latency_log);
 	}
+	io_graceful_signals(&stop);
+	pgc_set_stop(&stop);
 	struct pgp w;
 	pgp_open(&w, o.conninfo, o.connect_timeout, o.reg);
 
@@ -214,7 +220,9 @@ int main(int argc, char **argv)
 	for (;;) {
 		char *line;
 		size_t len;
+		io_busy(0);
 		int r = lr_next(&lr, &line, &len);
+		io_busy(1);
 		if (r == LR_NONE)
 			break;
 		if (r == LR_EREAD)
@@ -234,6 +242,8 @@ int main(int argc, char **argv)
 			if (ntx == 0)
 				t0 = mono_ns();
 			sleep_until(t0 + (int64_t)((double)ntx * 1e9 / o.rate));
+			if (stop)
+				break;
 		}
 		struct pgp_result res;
 		pgp_write(&w, &p.f, &res);
@@ -256,6 +266,8 @@ int main(int argc, char **argv)
 			if (io_write_all(logfd, logline.buf, logline.len) < 0)
 				die_errno(EXIT_TEMPFAIL, "unable to write latency log '%s'", o.latency_log);
 		}
+		if (stop)
+			break; /* the block is committed */
 		int64_t now = mono_ns();
 		if (!o.quiet && now - last_report >= REPORT_NS) {
 			report(0, &cnt, now - last_report, ntx - last_tx);

@@ -427,3 +427,25 @@ void io_busy(int busy)
 	if (!busy && graceful_flag && *graceful_flag)
 		_exit(0);
 }
+
+int io_replace(const char *path, const char *buf, size_t len)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return error("unable to write '%s': path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return error("unable to create '%s': %s", tmp, strerror(errno));
+	if (io_write_all(fd, buf, len) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return error("unable to write '%s': %s", tmp, strerror(e));
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return error("unable to replace '%s': %s", path, strerror(e));
+	}
+	return 0;
+}

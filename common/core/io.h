@@ -78,6 +78,14 @@ int io_atomic_commit(struct io_atomic *a);
 void io_atomic_abort(struct io_atomic *a);
 
 /*
+ * Replace path with buf for readers that must never see half a file
+ * (status and stats files, not state): written to "path.tmp<pid>" and
+ * renamed over path, without fsync.  0, or -1 with err_msg() set (the
+ * temporary file is removed).
+ */
+int io_replace(const char *path, const char *buf, size_t len);
+
+/*
  * Graceful SIGTERM/SIGINT for a filter (block-fetch, apply filters): the
  * handler sets *flag; while the filter is idle -- waiting for input, with
  * nothing of the current item written -- it also ends the program at once

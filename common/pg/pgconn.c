@@ -139,7 +139,9 @@ PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent)
 	char *errmsg = NULL;
 	const char *timeout = NULL;
 	*permanent = 0;
-	if (conninfo && *conninfo) {
+	/* a conninfo string or a URI is checked here; a plain name is a database name (psql's -d) */
+	if (conninfo && (strchr(conninfo, '=') || !strncmp(conninfo, "postgres://", 11) ||
+				!strncmp(conninfo, "postgresql://", 13))) {
 		PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
 		if (!opts) {
 			*permanent = 1;
