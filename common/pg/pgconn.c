@@ -230,7 +230,7 @@ PGconn *pgc_connect_retry(const char *conninfo, const char *appname, int wait_se
 	volatile sig_atomic_t *stop)
 {
 	long delay = 100;
-	long start = mono_ms(), deadline = start + (long)wait_seconds * 1000;
+	long start = mono_ms(), deadline = start + (long)wait_seconds * 1000, logged = 0;
 	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	volatile sig_atomic_t *saved = stop_flag;
 	if (stop)
@@ -242,11 +242,14 @@ PGconn *pgc_connect_retry(const char *conninfo, const char *appname, int wait_se
 			wait_ms = delay + jitter;
 			delay = delay * 2 > 5000 ? 5000 : delay * 2;
 		}
-		if (attempt > 0)
-			warn("unable to connect to the database: %s; retrying in %.1f s (attempt %d; giving up %ld s "
+		/* every retry is logged; without sleeps (PL_TEST_NO_SLEEP) at most one a second */
+		int say = attempt > 0 && (!getenv("PL_TEST_NO_SLEEP") || mono_ms() - logged >= 1000);
+		if (say) {
+			logged = mono_ms();
+			warn("unable to connect to the database: %s; retrying in %.1f s (attempt %d; giving up %d s "
 			     "after the first, --connect-timeout)",
-				err_msg(), (double)wait_ms / 1000.0, attempt + 1,
-				(deadline - mono_ms()) / 1000 > 0 ? (deadline - start) / 1000 : 0);
+				err_msg(), (double)wait_ms / 1000.0, attempt + 1, wait_seconds);
+		}
 		pgc_sleep_ms(wait_ms);
 		int permanent = 0;
 		PGconn *c = pgc_stopping() ? NULL : pgc_connect(conninfo, appname, &permanent);
