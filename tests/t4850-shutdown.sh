@@ -11,6 +11,21 @@ export PL_TEST_NO_SLEEP=1
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# caught PID: until PID has a handler for SIGTERM (SigCgt bit 15 in
+# /proc/PID/status), so that a signal sent now is not the default action
+# (or it has exited already).
+caught() {
+	local i m
+	for ((i = 0; i < 600; i++)); do
+		grep -q "^State:[[:space:]]*Z" "/proc/$1/status" 2>/dev/null && return 0 # exited already
+		[ -e "/proc/$1/status" ] || return 0
+		m=$(sed -n "s/^SigCgt:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null)
+		[ -n "$m" ] && (( (16#$m >> 14) & 1 )) && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # term PID SECONDS: SIGTERM, then wait at most SECONDS for it; its status in rc, the time in took
 term() {
 	local t0 i
@@ -45,14 +60,14 @@ test_expect_success 'idle stages (waiting for input): SIGTERM -> exit 0 at once'
 	for p in "block-fetch" "ep-apply" "pg-write --no-work-table"; do
 		{ $p <in >out 2>err & pid=$!; } &&
 		exec 3>in &&
-		sleep 0.3 &&
+		caught $pid && sleep 0.3 &&
 		term $pid 5 && exec 3>&- &&
 		say "${p%% *} idle: exit $rc after $took ms" &&
 		test $rc = 0 && test $took -lt 2000 &&
 		test_cmp /dev/null out || { cat err; exit 1; }
 	done &&
 	{ pg-listen --pipeline pitchlake --after-seq 99999999 >out 2>err & pid=$!; } &&
-	sleep 0.5 && term $pid 5 && test $rc = 0
+	caught $pid && sleep 0.5 && term $pid 5 && test $rc = 0
 '
 
 test_expect_success 'busy filters: SIGTERM mid-stream -> exit 0, output ends with a whole frame, a prefix of the full output' '
@@ -60,7 +75,7 @@ test_expect_success 'busy filters: SIGTERM mid-stream -> exit 0, output ends wit
 	for p in block-fetch ep-apply; do
 		case $p in block-fetch) input=items full=fetched-all ;; ep-apply) input=chain full=deltas ;; esac
 		{ $p <$input >out-$p 2>err & pid=$!; } &&
-		for i in $(seq 200); do [ -s out-$p ] && break; sleep 0.01; done &&
+		for i in $(seq 3000); do [ -s out-$p ] && break; sleep 0.01; done && caught $pid &&
 		term $pid 10 &&
 		say "$p busy: exit $rc after $took ms, $(grep -c "\"op\":\"end\"" out-$p) frames out" &&
 		test $rc = 0 &&
@@ -72,7 +87,7 @@ test_expect_success 'busy filters: SIGTERM mid-stream -> exit 0, output ends wit
 test_expect_success 'pg-write mid-stream: SIGTERM -> exit 0; every acked frame committed, every committed one acked' '
 	rm -f in && mkfifo in &&
 	{ pg-write <in >acks 2>err & pid=$!; } &&
-	exec 3>in &&
+	exec 3>in && caught $pid &&
 	n=$(grep -n "\"op\":\"end\"" deltas | sed -n 400p | cut -d: -f1) &&
 	head -n "$n" deltas >&3 &&
 	for i in $(seq 600); do [ "$(wc -l <acks)" -ge 400 ] && break; sleep 0.05; done &&
