@@ -36,7 +36,7 @@ B ?= bin
 
 # The layers of common/, lowest first (docs/architecture.md): one static
 # library each; a layer uses only the layers below it (tests/t0100 checks).
-LAYERS := core num frame delta pg dom/pitchlake dom/erc8004
+LAYERS := core num frame delta pg http status dom/pitchlake dom/erc8004
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -67,6 +67,10 @@ action-run_LDLIBS := -lpq -lcurl
 # System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
+# Operations (issue 10): pl-status serves /metrics, /health, /ready, /status
+# (libmicrohttpd) and shows progress; layers http (the server) and status.
+pl-status_LIBS := $(call lib_of,status) $(call lib_of,http) $(LIBS_PG)
+pl-status_LDLIBS += -lpq -lmicrohttpd -lpthread
 ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
 
@@ -101,7 +105,8 @@ asan:
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 # Sources the fuzz targets do not link (they need a server library).
-FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c \
+FUZZ_EXCLUDE := common/pg/% common/http/% common/status/collect.c common/status/render.c \
+  common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c \
   common/dom/erc8004/relay.c common/dom/erc8004/run.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -37,23 +37,22 @@
 #define FLUSH_AT (8u << 20)
 
 static const char usage_text[] =
-	"usage: block-fetch [--pipeline NAME] [--conninfo STR] [--batch N] [--connect-timeout SECONDS]\n"
+	"usage: block-fetch [--pipeline NAME] [--conninfo STR] [--batch N] [--head] [--connect-timeout SECONDS]\n"
 	"                   <driver-events >frames\n"
 	"       block-fetch --help | --version\n"
 	"\n"
 	"Read driver-event lines (pg-listen) on stdin and write one event frame per line\n"
 	"(begin, events, end) on stdout, with the events read from the producer's tables.\n"
-	"\n"
-	"  -d, --conninfo STR         libpq connection string or URI (default: PG* environment)\n"
+	"\n" OPT_CONN_USAGE
 	"  --pipeline NAME            whose quarantine refused items go to (default:\n"
 	"                             $PL_PIPELINE, else pitchlake)\n"
 	"  --batch N                  events per query for CatchupVault ranges (default 10000)\n"
 	"  --head                     tell downstream the chain head: \"head\" on the begin line\n"
 	"                             of StartBlock frames whose block is not REVERTED\n"
 	"                             (docs/formats.md: blocks that deep need no undo journal)\n"
-	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
-	"                             this long (default 60)\n"
-	"  -h, --help                 this text\n"
+	"                             (--connect-timeout default 60)\n"
+	"  --log-level LEVEL          error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
+	"  --help                     this text\n"
 	"  --version                  print the version\n"
 	"\n"
 	"exit codes: 0 done (EOF); 64 usage; 65 bad input data: an unparseable line or a\n"
@@ -70,10 +69,9 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"conninfo", required_argument, NULL, O_CONNINFO},
+	OPT_CONN_LONGOPTS,
 	{"pipeline", required_argument, NULL, O_PIPELINE},
 	{"batch", required_argument, NULL, O_BATCH},
-	{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
 	{"head", no_argument, NULL, O_HEAD},
 	{NULL, 0, NULL, 0},
 };
@@ -292,15 +290,15 @@ int main(int argc, char **argv)
 	int batch = 10000, connect_timeout = 60;
 	die_set_prog(argv[0]);
 	struct opt op;
-	opt_init(&op, argc, argv, longopts, "d:", usage_text);
+	struct opt_conn oc;
+	opt_conn_init(&oc);
+	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS, usage_text);
 	for (int c; (c = opt_next(&op)) != -1;) {
+		if (opt_conn(&oc, c, optarg))
+			continue;
 		switch (c) {
 		case O_PIPELINE:
 			pipeline = opt_str("--pipeline", optarg);
-			break;
-		case 'd':
-		case O_CONNINFO:
-			conninfo = optarg; /* "" = the PG* environment */
 			break;
 		case O_BATCH:
 			batch = (int)opt_u64("--batch", optarg, 1, 1000000);
@@ -308,15 +306,19 @@ int main(int argc, char **argv)
 		case O_HEAD:
 			with_head = 1;
 			break;
-		case O_CONNECT_TIMEOUT:
-			connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
-			break;
 		default:
 			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	if (oc.dbname)
+		conninfo = oc.dbname;
+	pgc_use_options(&oc);
+	connect_timeout = pgc_wait_seconds(connect_timeout);
+	static volatile sig_atomic_t stop;
+	io_graceful_signals(&stop);
+	pgc_set_stop(&stop);
 	io_init_stdout();
 	pgf_open(&fetch, conninfo, connect_timeout, batch);
 
@@ -329,7 +331,9 @@ int main(int argc, char **argv)
 		char *line;
 		size_t len;
 		struct dev d = {.id = -1, .seq = -1};
+		io_busy(0); /* SIGTERM while waiting for a work item: exit 0 at once */
 		int r = lr_next(&lr, &line, &len);
+		io_busy(1);
 		if (r == LR_NONE)
 			break;
 		if (r == LR_EREAD)
@@ -345,6 +349,8 @@ int main(int argc, char **argv)
 			fail(&d, "unable to parse driver event at line %llu: %s",
 				(unsigned long long)lr.lineno, err_msg());
 		serve(&d, &frame);
+		if (stop)
+			break; /* SIGTERM while serving: the item is out, exit 0 */
 	}
 	if (lr_partial(&lr))
 		warn("discarding an incomplete last line (%zu bytes without a newline)", lr_partial(&lr));

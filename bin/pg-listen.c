@@ -42,8 +42,7 @@ static const char usage_text[] =
 	"Emit one line per unprocessed row of the pipeline's work table (registered in\n"
 	"pl_pipeline), the row as JSON, in the order of its order columns, each once;\n"
 	"wait for more (LISTEN on its channel + polling).\n"
-	"\n"
-	"  -d, --conninfo STR      libpq connection string or URI (default: PG* environment)\n"
+	"\n" OPT_CONN_USAGE
 	"  --pipeline NAME         the pipeline (default: $PL_PIPELINE, or the only one\n"
 	"                          registered in pl_pipeline)\n"
 	"  --once                  drain what is there now, then exit 0\n"
@@ -55,11 +54,12 @@ static const char usage_text[] =
 	"  --poll-interval MS      re-query at least this often (default 1000)\n"
 	"  --heartbeat SECONDS     check the LISTEN registration after this long without\n"
 	"                          a notification (default 10)\n"
-	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
-	"                          this long, at start or after a lost connection (default 60)\n"
+	"                          (--connect-timeout applies at start and after a lost\n"
+	"                          connection; default 60)\n"
 	"  --work-table T, --channel C, --order COLS, --done-column COL\n"
 	"                          override the pipeline's work table (docs/formats.md)\n"
-	"  -h, --help              this text\n"
+	"  --help                  this text\n"
+	"  --log-level LEVEL       error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
 	"  --version               print the version\n"
 	"\n"
 	"SIGTERM/SIGINT: finish the current line and exit 0.  Reconnections are reported\n"
@@ -136,7 +136,6 @@ enum { O_PIPELINE = OPT_LONG,
 	O_AFTER,
 	O_POLL,
 	O_HEARTBEAT,
-	O_CTIMEOUT,
 	O_WORK,
 	O_CHANNEL,
 	O_ORDER,
@@ -146,14 +145,13 @@ enum { O_PIPELINE = OPT_LONG,
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'd'},
+		OPT_CONN_LONGOPTS,
 		{"pipeline", required_argument, NULL, O_PIPELINE},
 		{"once", no_argument, NULL, O_ONCE},
 		{"until-seq", required_argument, NULL, O_UNTIL},
 		{"after-seq", required_argument, NULL, O_AFTER},
 		{"poll-interval", required_argument, NULL, O_POLL},
 		{"heartbeat", required_argument, NULL, O_HEARTBEAT},
-		{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
 		{"work-table", required_argument, NULL, O_WORK},
 		{"channel", required_argument, NULL, O_CHANNEL},
 		{"order", required_argument, NULL, O_ORDER},
@@ -168,12 +166,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->poll_ms = 1000;
 	o->heartbeat_ms = 10000;
 	o->connect_timeout = 60;
-	opt_init(&op, argc, argv, longopts, "d:", usage_text);
+	struct opt_conn oc;
+	opt_conn_init(&oc);
+	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS, usage_text);
 	while ((c = opt_next(&op)) != -1) {
+		if (opt_conn(&oc, c, optarg))
+			continue;
 		switch (c) {
-		case 'd':
-			o->conninfo = optarg;
-			break;
 		case O_PIPELINE:
 			o->pipeline = opt_str("--pipeline", optarg);
 			break;
@@ -194,9 +193,6 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_HEARTBEAT:
 			o->heartbeat_ms = (long)opt_u64("--heartbeat", optarg, 1, 86400) * 1000;
 			break;
-		case O_CTIMEOUT:
-			o->connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
-			break;
 		case O_WORK:
 			o->work_table = opt_str("--work-table", optarg);
 			break;
@@ -216,6 +212,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	if (oc.dbname)
+		o->conninfo = oc.dbname;
+	pgc_use_options(&oc);
+	o->connect_timeout = pgc_wait_seconds(o->connect_timeout);
 }
 
 /* The pipeline's work table, from the registry, with the options' overrides. */
@@ -231,7 +231,8 @@ static void resolve_work(const struct opts *o, struct pip *w)
 		opt_usage_error("unable to use --order '%s': %s", o->order, err_msg());
 	if (!w->work_table || !w->channel || !w->id_column || !w->done_column || w->norder == 0)
 		die_code(EXIT_CONFIG, "unable to listen for pipeline '%s': it has no work table in pl_pipeline"
-				      " (its work items come from another source)", w->name);
+				      " (its work items come from another source)",
+			w->name);
 }
 
 /*
@@ -342,6 +343,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	out_init();
 	setup_signals();
+	pgc_set_stop(&stop);
 
 	struct pip work;
 	resolve_work(&o, &work);

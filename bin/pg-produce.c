@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "core/opt.h"
+#include "pg/pgconn.h"
 #include "dom/pitchlake/produce.h"
 #include "frame/frame.h"
 
@@ -50,8 +52,7 @@ static const char usage_text[] =
 	"transaction with its events, its starknet_blocks row and a StartBlock driver\n"
 	"event; per RevertBlock frame one transaction marking the block REVERTED and a\n"
 	"RevertBlock driver event.  CatchupVault frames are refused (exit 65).\n"
-	"\n"
-	"  --conninfo STR             libpq connection string or URI (default: PG* environment)\n"
+	"\n" OPT_CONN_USAGE
 	"  --rate R                   at most R transactions (blocks) per second, on an\n"
 	"                             absolute schedule (default 0: as fast as possible;\n"
 	"                             fractions allowed; PL_TEST_NO_SLEEP disables the waits)\n"
@@ -62,9 +63,9 @@ static const char usage_text[] =
 	"                             (driver_events id and sequence_index, CLOCK_REALTIME\n"
 	"                             nanoseconds right after COMMIT returned)\n"
 	"  --quiet                    no progress lines (every 5 s) on stderr; the summary stays\n"
-	"  --connect-timeout SECONDS  give up (exit 69) when the database stays unreachable\n"
-	"                             this long (default 60)\n"
-	"  -h, --help                 this text\n"
+	"                             (--connect-timeout default 60)\n"
+	"  --log-level LEVEL          error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
+	"  --help                     this text\n"
 	"  --version                  print the version\n"
 	"\n"
 	"An incomplete frame at EOF is discarded with a warning.  blocks/s in the progress\n"
@@ -109,12 +110,11 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"conninfo", required_argument, NULL, O_CONNINFO},
+	OPT_CONN_LONGOPTS,
 	{"rate", required_argument, NULL, O_RATE},
 	{"register", no_argument, NULL, O_REGISTER},
 	{"latency-log", required_argument, NULL, O_LATENCY_LOG},
 	{"quiet", no_argument, NULL, O_QUIET},
-	{"connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -124,12 +124,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->conninfo = "";
 	o->connect_timeout = 60;
 	struct opt op;
-	opt_init(&op, argc, argv, longopts, "", usage_text);
+	struct opt_conn oc;
+	opt_conn_init(&oc);
+	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS, usage_text);
 	for (int c; (c = opt_next(&op)) != -1;) {
+		if (opt_conn(&oc, c, optarg))
+			continue;
 		switch (c) {
-		case O_CONNINFO:
-			o->conninfo = optarg; /* "" = the PG* environment */
-			break;
 		case O_RATE:
 			o->rate = parse_rate("--rate", optarg);
 			break;
@@ -142,15 +143,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_QUIET:
 			o->quiet = 1;
 			break;
-		case O_CONNECT_TIMEOUT:
-			o->connect_timeout = (int)opt_u64("--connect-timeout", optarg, 0, 86400);
-			break;
 		default:
 			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	if (oc.dbname)
+		o->conninfo = oc.dbname;
+	pgc_use_options(&oc);
+	o->connect_timeout = pgc_wait_seconds(o->connect_timeout);
 }
 
 static int64_t mono_ns(void)
@@ -160,13 +162,16 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* SIGTERM/SIGINT: between blocks the program ends at once, exit 0; within one, after its COMMIT. */
+static volatile sig_atomic_t stop;
+
 /* Sleep until CLOCK_MONOTONIC reaches at_ns (absolute: no drift). */
 static void sleep_until(int64_t at_ns)
 {
 	if (getenv("PL_TEST_NO_SLEEP") || at_ns <= mono_ns())
 		return;
 	struct timespec ts = {(time_t)(at_ns / 1000000000), (long)(at_ns % 1000000000)};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop)
 		;
 }
 
@@ -199,6 +204,8 @@ int main(int argc, char **argv)
 		if (logfd < 0)
 			die_errno(EXIT_CONFIG, "unable to open latency log '%s'", o.latency_log);
 	}
+	io_graceful_signals(&stop);
+	pgc_set_stop(&stop);
 	struct pgp w;
 	pgp_open(&w, o.conninfo, o.connect_timeout, o.reg);
 
@@ -213,7 +220,9 @@ int main(int argc, char **argv)
 	for (;;) {
 		char *line;
 		size_t len;
+		io_busy(0);
 		int r = lr_next(&lr, &line, &len);
+		io_busy(1);
 		if (r == LR_NONE)
 			break;
 		if (r == LR_EREAD)
@@ -233,6 +242,8 @@ int main(int argc, char **argv)
 			if (ntx == 0)
 				t0 = mono_ns();
 			sleep_until(t0 + (int64_t)((double)ntx * 1e9 / o.rate));
+			if (stop)
+				break;
 		}
 		struct pgp_result res;
 		pgp_write(&w, &p.f, &res);
@@ -255,6 +266,8 @@ int main(int argc, char **argv)
 			if (io_write_all(logfd, logline.buf, logline.len) < 0)
 				die_errno(EXIT_TEMPFAIL, "unable to write latency log '%s'", o.latency_log);
 		}
+		if (stop)
+			break; /* the block is committed */
 		int64_t now = mono_ns();
 		if (!o.quiet && now - last_report >= REPORT_NS) {
 			report(0, &cnt, now - last_report, ntx - last_tx);

@@ -29,15 +29,16 @@ static const char usage_text[] =
 	"Everything is read in one REPEATABLE READ READ ONLY transaction: a\n"
 	"consistent snapshot, byte-identical for identical database contents.\n"
 	"\n"
-	"options:\n"
-	"  -d, --conninfo STR  libpq connection string or URI (default: PG* environment)\n"
+	"options:\n" OPT_CONN_USAGE
+	"                      (--connect-timeout default 30)\n"
 	"  --pipeline NAME     the pipeline (default: $PL_PIPELINE, or the only one\n"
 	"                      registered in pl_pipeline)\n"
 	"  -o, --output FILE   write to FILE instead of stdout, atomically: a temporary\n"
 	"                      file in FILE's directory, fsync, rename, fsync of the\n"
 	"                      directory.  FILE must be a regular file or not exist\n"
 	"                      yet (a device, FIFO, directory or symbolic link is refused)\n"
-	"  -h, --help          this text\n"
+	"  --log-level LEVEL   error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
+	"  --help              this text\n"
 	"  --version           print the version\n"
 	"\n"
 	"exit status:\n"
@@ -55,7 +56,7 @@ enum { O_PIPELINE = OPT_LONG };
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"conninfo", required_argument, NULL, 'd'},
+		OPT_CONN_LONGOPTS,
 		{"pipeline", required_argument, NULL, O_PIPELINE},
 		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
@@ -65,12 +66,13 @@ int main(int argc, char **argv)
 	int c;
 
 	die_set_prog(argv[0]);
-	opt_init(&op, argc, argv, longopts, "d:o:", usage_text);
+	struct opt_conn oc;
+	opt_conn_init(&oc);
+	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS "o:", usage_text);
 	while ((c = opt_next(&op)) != -1) {
+		if (opt_conn(&oc, c, optarg))
+			continue;
 		switch (c) {
-		case 'd':
-			conninfo = optarg;
-			break;
 		case O_PIPELINE:
 			pipeline = opt_str("--pipeline", optarg);
 			break;
@@ -81,6 +83,9 @@ int main(int argc, char **argv)
 	}
 	opt_no_operands(&op);
 	opt_free(&op);
+	conninfo = oc.dbname;
+	pgc_use_options(&oc);
+	pgc_catch_signals();
 	/* A target we must not replace is refused before connecting. */
 	int rc;
 	if (file && (rc = io_atomic_check(file)) != 0)

@@ -57,6 +57,8 @@ test_expect_success 'every non-literal SQL text handed to libpq is a reviewed on
 	common/pg/pgw_stmt.c	PQprepare	s->buf
 	common/pg/pgw_stmt.c	PQsendQueryParams	sql
 	common/pg/pgwrite.c	PQprepare	sql
+	common/status/collect.c	PQexecParams	q.buf
+	common/status/collect.c	PQexecParams	sql
 	EOT
 	test_cmp expect got
 '

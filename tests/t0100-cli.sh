@@ -24,6 +24,7 @@ block-fetch	bin	--conninfo
 pg-write	bin	--conninfo
 pg-snapshot	bin	--conninfo
 pg-produce	bin	--conninfo
+pl-status	bin	--run-dir
 setup	scripts	-
 pl-migrate	scripts	--conninfo
 run-pipeline	scripts	--run-dir

@@ -33,6 +33,30 @@ enum {
 void die_set_prog(const char *argv0);
 const char *die_prog(void);
 
+/*
+ * Log lines (docs/logging.md).  Two formats of the same messages:
+ *   text (the default)   "prog: fatal: unable to ... at line N: ..."
+ *   logfmt               ts=2026-12-01T09:10:11.123Z level=fatal prog=pg-write
+ *                        msg="unable to ... at line N: ..." exit=65
+ * chosen by $PL_LOG_FORMAT (text | logfmt; run-pipeline --log-format sets it
+ * for its stages); levels error < warn < info < debug from --log-level
+ * (core/opt.h) or $PL_LOG_LEVEL (default info): warn() is shown at warn and
+ * above, note() at info, debug() at debug; fatal lines always.
+ */
+enum { DIE_LOG_ERROR = 0,
+	DIE_LOG_WARN,
+	DIE_LOG_INFO,
+	DIE_LOG_DEBUG };
+/* Set the level by name; -1 when the name is none of error, warn, info, debug. */
+int die_set_log_level(const char *name);
+int die_log_level(void);
+/* Set the format by name; -1 when it is neither text nor logfmt. */
+int die_set_log_format(const char *name);
+/* 1 when lines are logfmt. */
+int die_logfmt(void);
+/* A debug line ("prog: debug: <fmt>"), shown at --log-level debug. */
+void debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "prog: fatal: <fmt>\n" on stderr, then exit(code). */
 _Noreturn void die_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, with ": <strerror(errno)>" appended. */

@@ -396,3 +396,56 @@ size_t lr_partial(const struct lr *lr)
 {
 	return lr->end - lr->start;
 }
+
+static volatile sig_atomic_t *graceful_flag;
+static volatile sig_atomic_t graceful_busy = 1;
+
+static void on_graceful(int sig)
+{
+	(void)sig;
+	if (graceful_flag)
+		*graceful_flag = 1;
+	if (!graceful_busy)
+		_exit(0);
+}
+
+void io_graceful_signals(volatile sig_atomic_t *flag)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_graceful;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART; /* reads go on; idle means the handler ends the program */
+	graceful_flag = flag;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+void io_busy(int busy)
+{
+	graceful_busy = busy;
+	if (!busy && graceful_flag && *graceful_flag)
+		_exit(0);
+}
+
+int io_replace(const char *path, const char *buf, size_t len)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+		return error("unable to write '%s': path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return error("unable to create '%s': %s", tmp, strerror(errno));
+	if (io_write_all(fd, buf, len) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return error("unable to write '%s': %s", tmp, strerror(e));
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return error("unable to replace '%s': %s", path, strerror(e));
+	}
+	return 0;
+}

@@ -6,6 +6,7 @@
 #ifndef PL_IO_H
 #define PL_IO_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -75,6 +76,26 @@ int io_atomic_open(struct io_atomic *a, const char *path);
 int io_atomic_commit(struct io_atomic *a);
 /* Close and remove the temporary file. */
 void io_atomic_abort(struct io_atomic *a);
+
+/*
+ * Replace path with buf for readers that must never see half a file
+ * (status and stats files, not state): written to "path.tmp<pid>" and
+ * renamed over path, without fsync.  0, or -1 with err_msg() set (the
+ * temporary file is removed).
+ */
+int io_replace(const char *path, const char *buf, size_t len);
+
+/*
+ * Graceful SIGTERM/SIGINT for a filter (block-fetch, apply filters): the
+ * handler sets *flag; while the filter is idle -- waiting for input, with
+ * nothing of the current item written -- it also ends the program at once
+ * with exit 0 (_exit: nothing is buffered, since io_out flushes every
+ * line).  While busy (io_busy(1): an item read and not finished) the loop
+ * finishes the item, then sees *flag and exits 0.  Busy at first, so that
+ * start-up waits (a connection) see the flag.
+ */
+void io_graceful_signals(volatile sig_atomic_t *flag);
+void io_busy(int busy);
 
 /* Bounded line reader. */
 struct lr {

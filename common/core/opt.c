@@ -20,6 +20,8 @@
 enum {
 	OPT_HELP = 'h',
 	OPT_VERSION = 0xFFF0,
+	OPT_HELP_LONG = 0xFFF1,
+	OPT_LOG_LEVEL = 0xFFF2,
 };
 
 const char *opt_version(void)
@@ -49,11 +51,13 @@ void opt_init(struct opt *o, int argc, char **argv, const struct option *longopt
 	o->usage = usage;
 	o->argc = argc;
 	o->argv = argv;
-	o->all = xcalloc(n + 3, sizeof *o->all);
+	o->all = xcalloc(n + 4, sizeof *o->all);
 	if (n)
 		memcpy(o->all, longopts, n * sizeof *o->all);
-	o->all[n] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	o->all[n] = (struct option){"help", no_argument, NULL, OPT_HELP_LONG};
 	o->all[n + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	o->all[n + 2] = (struct option){"log-level", required_argument, NULL, OPT_LOG_LEVEL};
+	o->own_h = shortopts && strchr(shortopts, 'h') != NULL;
 	/* ':' first: a missing value is reported as ':' instead of getopt's message */
 	size_t sl = strlen(shortopts ? shortopts : "");
 	o->shorts = xmalloc(sl + 3);
@@ -122,6 +126,10 @@ int opt_next(struct opt *o)
 	char what[256];
 	switch (c) {
 	case OPT_HELP:
+		if (o->own_h)
+			return c;
+		/* fall through */
+	case OPT_HELP_LONG:
 		io_out(o->usage, strlen(o->usage));
 		io_close_stdout();
 		exit(0);
@@ -132,6 +140,10 @@ int opt_next(struct opt *o)
 		io_close_stdout();
 		exit(0);
 	}
+	case OPT_LOG_LEVEL:
+		if (die_set_log_level(optarg) < 0)
+			opt_usage_error("unable to use --log-level '%s': want error, warn, info or debug", optarg);
+		return opt_next(o);
 	case '?': {
 		const char *arg = optind > 1 ? o->argv[optind - 1] : NULL;
 		int no_value;
@@ -193,6 +205,36 @@ int64_t opt_i64(const char *opt, const char *val, int64_t min, int64_t max)
 	if (errno || !*val || *end || val[0] == '+' || isspace((unsigned char)val[0]) || v < min || v > max)
 		opt_usage_error("unable to use %s '%s': want an integer in %" PRId64 "..%" PRId64, opt, val, min, max);
 	return (int64_t)v;
+}
+
+void opt_conn_init(struct opt_conn *c)
+{
+	memset(c, 0, sizeof *c);
+	c->wait_seconds = -1;
+}
+
+int opt_conn(struct opt_conn *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'd':
+		c->dbname = arg; /* "" = the PG* environment */
+		return 1;
+	case 'h':
+		c->host = opt_str("--host", arg);
+		return 1;
+	case 'p':
+		(void)opt_u64("--port", arg, 1, 65535);
+		c->port = arg;
+		return 1;
+	case 'U':
+		c->user = opt_str("--username", arg);
+		return 1;
+	case OPT_CONN_TIMEOUT:
+		c->wait_seconds = (int)opt_u64("--connect-timeout", arg, 0, 86400);
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 const char *opt_str(const char *opt, const char *val)

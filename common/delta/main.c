@@ -6,9 +6,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/die.h"
@@ -24,6 +26,7 @@ enum {
 	O_MAX_LINE,
 	O_STATS,
 	O_REJECT,
+	O_STATS_FILE,
 };
 
 static const struct option longopts[] = {
@@ -33,8 +36,67 @@ static const struct option longopts[] = {
 	{"max-line", required_argument, NULL, O_MAX_LINE},
 	{"stats", no_argument, NULL, O_STATS},
 	{"reject-file", required_argument, NULL, O_REJECT},
+	{"stats-file", required_argument, NULL, O_STATS_FILE},
 	{NULL, 0, NULL, 0},
 };
+
+/* --stats-file: "name value" lines for pl-status (docs/status.md). */
+static struct {
+	const char *path;
+	int64_t events, frames, last_driver;
+	long written_ms;
+	int dirty;
+} st = {NULL, 0, 0, -1, 0, 0};
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void stats_write(void)
+{
+	char buf[512];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int n = snprintf(buf, sizeof buf,
+		"# pl-stats 1\nprog %s\npid %ld\nupdated_ms %lld\nevents_total %lld\nframes_total %lld\n"
+		"last_driver_id %lld\n",
+		die_prog(), (long)getpid(), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, (long long)st.events,
+		(long long)st.frames, (long long)st.last_driver);
+	if (io_replace(st.path, buf, (size_t)n) < 0)
+		warn("unable to write the stats file: %s (pl-status shows old figures)", err_msg());
+	st.dirty = 0;
+	st.written_ms = mono_ms();
+}
+
+/* Count the line just fed; write when due. */
+static void stats_line(struct dl *dl)
+{
+	int op = fr_op(dl_js(dl));
+	if (op == FR_EVENT)
+		st.events++;
+	else if (op == FR_END) {
+		st.frames++;
+		st.last_driver = dl_current_driver(dl);
+	}
+	st.dirty = 1;
+	if (mono_ms() - st.written_ms >= 1000)
+		stats_write();
+}
+
+/* Before a read: nothing buffered and nothing to read now means idle: write the news. */
+static void stats_idle(const struct lr *lr)
+{
+	if (!st.dirty)
+		return;
+	if (memchr(lr->buf + lr->start, '\n', lr->end - lr->start))
+		return;
+	struct pollfd p = {lr->fd, POLLIN, 0};
+	if (poll(&p, 1, 0) == 0)
+		stats_write();
+}
 
 static void load_state(struct dl *dl, const char *path)
 {
@@ -104,6 +166,8 @@ static char *usage_text(const char *about)
 		"  --stats             print counters and the state's size on stderr at exit\n"
 		"  --reject-file FILE  on refused input, also append a reject line to FILE\n"
 		"                      (what a supervisor records in pl_quarantine)\n"
+		"  --stats-file FILE   rewrite FILE with the counters (events_total, frames_total)\n"
+		"                      at most every second and when idle (pl-status)\n"
 		"  -h, --help          show this help\n"
 		"  --version           print the version\n"
 		"\n"
@@ -164,6 +228,9 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 		case O_STATS:
 			stats = 1;
 			break;
+		case O_STATS_FILE:
+			st.path = opt_str("--stats-file", optarg);
+			break;
 		case O_REJECT:
 			reject_file = opt_str("--reject-file", optarg);
 			break;
@@ -189,7 +256,22 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 	char *line;
 	size_t len;
 	int r;
-	while ((r = lr_next(&lr, &line, &len)) > 0) {
+	/* SIGTERM/SIGINT: between lines the program ends at once (exit 0: a
+	 * partial frame is never written, it comes again); while a line is
+	 * applied, after it.  Not with --dump-state, which must be written. */
+	static volatile sig_atomic_t stop;
+	if (!dump)
+		io_graceful_signals(&stop);
+	if (st.path)
+		stats_write();
+	for (;;) {
+		if (st.path && lr.buf)
+			stats_idle(&lr);
+		io_busy(0);
+		r = lr_next(&lr, &line, &len);
+		io_busy(1);
+		if (r <= 0)
+			break;
 		if (dl_feed(dl, line, len, &out) < 0) {
 			long long d = dl_current_driver(dl);
 			sb_addf(&msg, "unable to apply input at line %llu", (unsigned long long)lr.lineno);
@@ -200,6 +282,8 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 				die_code(EXIT_TEMPFAIL, "%s", msg.buf); /* nothing wrong with the input */
 			refuse(dl, reject_file, dl_error_kind(dl), lr.lineno, msg.buf);
 		}
+		if (st.path)
+			stats_line(dl);
 		if (out.len) {
 			io_out(out.buf, out.len);
 			sb_reset(&out);
@@ -215,6 +299,8 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 		warn("ignoring an incomplete last line (%zu bytes without a newline)", lr_partial(&lr));
 	if (dl_finish(dl))
 		warn("discarding a partial frame at end of input (it will be delivered again)");
+	if (st.path && st.dirty)
+		stats_write();
 	if (dump)
 		dump_state(dl, dump);
 	if (stats) {

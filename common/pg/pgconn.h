@@ -14,6 +14,30 @@
 
 #include <libpq-fe.h>
 
+#include "core/opt.h"
+
+/*
+ * The connection options the program was given (core/opt.h: -h, -p, -U,
+ * --connect-timeout; -d is the conninfo every connect call passes): the
+ * host, port and user override the conninfo's, unset ones come from the
+ * PG* environment.  Each attempt times out after the conninfo's
+ * connect_timeout, else $PGCONNECT_TIMEOUT, else 10 s.
+ */
+void pgc_use_options(const struct opt_conn *c);
+/* --connect-timeout if it was given, else dflt: how long to retry. */
+int pgc_wait_seconds(int dflt);
+/*
+ * The flag a signal handler sets to stop the program: every wait here
+ * (an attempt in progress, the backoff between attempts) ends within
+ * 100 ms once it is set; pgc_connect_or_die then exits 0 ("stopped by a
+ * signal while connecting").  pgc_catch_signals installs a handler of its
+ * own for SIGTERM and SIGINT that sets such a flag (for a program that has
+ * none); pgc_stopping() reads it.
+ */
+void pgc_set_stop(volatile sig_atomic_t *stop);
+void pgc_catch_signals(void);
+int pgc_stopping(void);
+
 /*
  * Connect once.  Returns the connection, or NULL with err_msg() set to
  * libpq's reason.  *permanent is set to 1 when retrying cannot help: the
@@ -26,8 +50,10 @@ PGconn *pgc_connect(const char *conninfo, const char *appname, int *permanent);
 
 /*
  * Connect, retrying transient failures with capped exponential backoff and
- * jitter (0.1 s doubling to 5 s) for up to wait_seconds.  Dies with exit 78
- * on a permanent failure and 69 when the server stays unreachable.
+ * jitter (0.1 s doubling to 5 s) for up to wait_seconds (--connect-timeout
+ * overrides it).  Every failed attempt is logged at once with the delay
+ * before the next.  Dies with exit 78 on a permanent failure and 69 when
+ * the server stays unreachable; exits 0 when stopped by a signal.
  * Sets session timeouts (statement_timeout, idle_in_transaction_session_timeout).
  */
 PGconn *pgc_connect_or_die(const char *conninfo, const char *appname, int wait_seconds);

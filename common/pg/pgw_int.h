@@ -177,6 +177,12 @@ struct pgw {
 	long commits, die_after;
 	int reject_kind; /* enum fr_reject_kind of the reason */
 	int stale;	 /* the failed frame builds on another checkpoint: restart, do not quarantine */
+	/* observers (pgw_observe) */
+	pgw_commit_fn *on_commit;
+	pgw_idle_fn *on_idle;
+	void *obs_ctx;
+	struct pgw_item *obs_items;
+	int obs_cap;
 };
 
 /* ----------------------------------------------------------- pgw_input.c */

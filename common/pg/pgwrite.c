@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/die.h"
@@ -177,6 +178,7 @@ void pgw_free(struct pgw *w)
 		free(w->fr[i].loff);
 	}
 	free(w->fr);
+	free(w->obs_items);
 	lr_free(&w->lr);
 	js_free(&w->js);
 	js_free(&w->js2);
@@ -374,15 +376,48 @@ static void committed(struct pgw *w)
 		_exit(1); /* crash test: committed, not acknowledged */
 }
 
+void pgw_observe(struct pgw *w, pgw_commit_fn *on_commit, pgw_idle_fn *on_idle, void *ctx)
+{
+	w->on_commit = on_commit;
+	w->on_idle = on_idle;
+	w->obs_ctx = ctx;
+}
+
+static int64_t usec_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Tell the commit observer about frames [first, first+n), committed in tx_usec. */
+static void observe_commit(struct pgw *w, int first, int n, int64_t tx_usec)
+{
+	if (!w->on_commit)
+		return;
+	if (n > w->obs_cap) {
+		w->obs_cap = n;
+		w->obs_items = xrealloc(w->obs_items, (size_t)n * sizeof *w->obs_items);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct frame *f = &w->fr[first + i];
+		w->obs_items[i] = (struct pgw_item){f->driver_id, f->seq, f->has_block ? f->block_number : -1, f->type,
+			f->nl > 2 ? f->nl - 2 : 0};
+	}
+	w->on_commit(w->obs_ctx, w->obs_items, n, tx_usec);
+}
+
 /* Apply frames [first, first+n); ack them; on a rejected frame, quarantine and exit 65. */
 static void apply_batch(struct pgw *w, int first, int n)
 {
 	int bad = -1;
 	pgw_resolve_tables(w);
+	int64_t t0 = usec_now();
 	switch (tx_run(w, first, n, &bad)) {
 	case TX_OK:
 		committed(w);
 		ack(w, first, n);
+		observe_commit(w, first, n, usec_now() - t0);
 		return;
 	case TX_FAIL: {
 		struct sb why = SB_INIT;
@@ -438,6 +473,8 @@ int pgw_run(struct pgw *w, int fd, int stop_fd, volatile sig_atomic_t *stop)
 					ev = EV_EOF;
 					break;
 				}
+				if (!w->nfr && w->on_idle)
+					w->on_idle(w->obs_ctx);
 				int wr = pgw_wait_input(fd, stop_fd, stop, w->nfr ? 0 : -1);
 				if (wr == 2) {
 					ev = EV_STOP;

@@ -19,6 +19,7 @@
 #define PL_PGWRITE_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -47,5 +48,20 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts);
 int pgw_run(struct pgw *w, int fd, int stop_fd, volatile sig_atomic_t *stop);
 
 void pgw_free(struct pgw *w);
+
+/*
+ * Observers (pg-write's --stats-file): on_commit after each committed
+ * transaction with its work items and how long it took from BEGIN to the
+ * end of COMMIT; on_idle when the writer is about to wait for input with
+ * nothing buffered.  Either may be NULL.
+ */
+struct pgw_item {
+	int64_t driver_id, seq, block_number; /* block_number -1: the frame named none */
+	int type;			      /* enum fr_kind (frame/frame.h) */
+	size_t lines;			      /* put/del/undo lines */
+};
+typedef void pgw_commit_fn(void *ctx, const struct pgw_item *items, int n, int64_t tx_usec);
+typedef void pgw_idle_fn(void *ctx);
+void pgw_observe(struct pgw *w, pgw_commit_fn *on_commit, pgw_idle_fn *on_idle, void *ctx);
 
 #endif
