@@ -142,7 +142,9 @@ static void collect_db(struct st_collector *c)
 	s->db_ok = 1;
 	const char *pv[1] = {c->o.pipeline};
 	PGresult *r = query(c,
-		"SELECT name, work_table, done_column, head_table, head_column FROM pl_pipeline"
+		"SELECT name, work_table, done_column, head_table, head_column,"
+		/* (through to_jsonb: a registry without sql/040 has no such column) */
+		" to_jsonb(p)->>'search_path' FROM pl_pipeline p"
 		" WHERE name = $1 OR $1 IS NULL ORDER BY name LIMIT 2",
 		1, pv);
 	if (!r)
@@ -160,10 +162,19 @@ static void collect_db(struct st_collector *c)
 	char *done = PQgetisnull(r, 0, 2) ? NULL : xstrdup(PQgetvalue(r, 0, 2));
 	char *head_t = PQgetisnull(r, 0, 3) ? NULL : xstrdup(PQgetvalue(r, 0, 3));
 	char *head_c = PQgetisnull(r, 0, 4) ? NULL : xstrdup(PQgetvalue(r, 0, 4));
+	char *path = PQgetisnull(r, 0, 5) ? NULL : xstrdup(PQgetvalue(r, 0, 5));
 	PQclear(r);
+	/* The pipeline's schemas (sql/040), as its stages set them: the work
+	 * table and the state tables resolve unqualified (erc8004: work_items). */
+	if (path) {
+		const char *sp[1] = {path};
+		if ((r = query(c, "SELECT set_config('search_path', $1, false)", 1, sp)))
+			PQclear(r);
+		free(path);
+	}
 	const char *name[1] = {s->pipeline};
 	s->has_work_table = work != NULL;
-	if (work)
+	if (work && s->db_ok)
 		s->waiting = one_number(c, 1, done, work);
 	if (head_t && s->db_ok)
 		s->head_block = one_number(c, 0, head_c, head_t);
