@@ -167,7 +167,8 @@ format-check:
 # siblings from either.  install-files installs what is built, building
 # nothing (tests/t4900 installs from the build under test, B=...).
 INSTALL_SCRIPTS := run-pipeline pl-stage pl-migrate pl-verify pl-skip demo demo-offline
-INSTALL_LIBS := version pl-pipeline.sh pg-tmp.sh
+# (+ pl-log.sh, sourced by run-pipeline; erc8004-fetch.jq, the erc8004 FETCH stage)
+INSTALL_LIBS := version pl-pipeline.sh pg-tmp.sh pl-log.sh erc8004-fetch.jq
 MAN1 := $(wildcard man/*.1)
 SHARE_DIR = $(DESTDIR)$(PREFIX)/share/pitchlake
 install: all
@@ -178,7 +179,7 @@ install-files:
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(addprefix scripts/,$(INSTALL_SCRIPTS)) $(SHARE_DIR)/scripts
 	install -m 644 $(addprefix scripts/,$(INSTALL_LIBS)) $(SHARE_DIR)/scripts
-	install -m 644 scripts/pipelines/*.conf $(SHARE_DIR)/scripts/pipelines
+	install -m 644 scripts/pipelines/*.conf scripts/pipelines/*.sql $(SHARE_DIR)/scripts/pipelines
 	install -m 644 sql/*.sql $(SHARE_DIR)/sql
 	rm -f $(SHARE_DIR)/bin && ln -s ../../bin $(SHARE_DIR)/bin
 	for s in $(INSTALL_SCRIPTS); do ln -sf ../share/pitchlake/scripts/$$s $(DESTDIR)$(PREFIX)/bin/$$s || exit; done

@@ -20,6 +20,8 @@ test_expect_success 'make install PREFIX=... installs programs, scripts, sql/ an
 	done &&
 	test "$(ls "$P/share/pitchlake/sql" | wc -l)" -eq "$(ls "$SRC/sql" | wc -l)" &&
 	test -r "$P/share/pitchlake/scripts/pipelines/pitchlake.conf" &&
+	test -r "$P/share/pitchlake/scripts/pipelines/erc8004.sql" &&
+	test -r "$P/share/pitchlake/scripts/erc8004-fetch.jq" &&
 	for m in "$SRC"/man/*.1; do test -r "$P/share/man/man1/$(basename "$m")" || exit 1; done &&
 	test -r "$P/share/man/man1/pg-write.1"
 '
