@@ -84,10 +84,16 @@ test_expect_success 'live operations with rule changes and reorgs while stages d
 	test "$(pg_sql -c "SELECT count(*) FROM erc8004.work WHERE NOT processed")" = 0
 '
 
+# A job whose block was applied and reverted inside one transaction (pg-write
+# coalesces a catch-up batch) never reached the queue, so no worker saw it:
+# the queue holds every live job of the model and only reverted ones of it.
 test_expect_success 'every job is the model'"'"'s: rule version, priority, type; reverted ones cancelled' '
 	q "id || \$\$|\$\$ || trigger_id || \$\$|\$\$ || rule_version || \$\$|\$\$ || priority || \$\$|\$\$ || action_type || \$\$|\$\$ ||
 	   CASE WHEN status IN (\$\$cancelled\$\$, \$\$invalidated\$\$) THEN \$\$reverted\$\$ ELSE \$\$live\$\$ END" job_queue >got &&
-	test_cmp model/jobs got
+	grep "|live\$" model/jobs >expect.live && grep "|live\$" got >got.live &&
+	test_cmp expect.live got.live &&
+	grep "|reverted\$" got | sort >got.rev && grep "|reverted\$" model/jobs | sort >model.rev &&
+	comm -23 got.rev model.rev >extra && test_cmp /dev/null extra
 '
 
 test_expect_success 'no job lost, none doubled: one jobs row per live job, the queue order' '
