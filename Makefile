@@ -37,6 +37,8 @@ B ?= bin
 # The layers of common/, lowest first (docs/architecture.md): one static
 # library each; a layer uses only the layers below it (tests/t0100 checks).
 LAYERS := core num frame delta pg dom/pitchlake
+# StakeVault (issue 13): the JSON-RPC source layer and the domain.
+LAYERS += rpc dom/stakevault
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -63,6 +65,11 @@ PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
 ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
+
+# StakeVault (issue 13): rpc-listen (JSON-RPC source, libcurl) and stake-apply.
+rpc-listen_LIBS := $(call lib_of,rpc) $(call lib_of,pg) $(call lib_of,frame) $(LIBS_CORE)
+rpc-listen_LDLIBS += -lcurl -lpq
+stake-apply_LIBS := $(call lib_of,dom/stakevault) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
 
 # Programs only the tests use (a second domain on the generic layers).
 TEST_PROGS := $(O)/test-bin/counter-apply
@@ -96,6 +103,8 @@ asan:
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 # Sources the fuzz targets do not link (they need a server library).
 FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c
+# StakeVault: the libcurl client
+FUZZ_EXCLUDE += common/rpc/rpc_http.c common/rpc/rpc_follow.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \

@@ -34,6 +34,8 @@ demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
+rpc-listen	bin	--rpc-url
+stake-apply	bin	--state
 '
 
 export BIN
