@@ -44,7 +44,7 @@ static const char usage_text[] =
 	"  --confirmations N      follow head - N (default 2)\n"
 	"  --batch N              blocks per eth_getLogs (default 1000); halved on rate\n"
 	"                         limits (HTTP 429, JSON-RPC -32005, too large) and errors,\n"
-	"                         doubled back after each success\n"
+	"                         doubled back after 8 batches without one\n"
 	"  --window N             recent blocks remembered for reorgs (default 64; at most\n"
 	"                         the apply filter's --finality)\n"
 	"  --poll-interval MS     wait when caught up (default 1000, at least 10)\n"

@@ -69,7 +69,8 @@ void rpcp_add_data(struct sb *out, const struct js *js, const struct rpc_log *l,
 /* How a request went (rpc_http.c). */
 enum rpc_status {
 	RPC_OK = 0,
-	RPC_DOWN,  /* no answer: connection, timeout, HTTP 5xx or other non-200, unparsable body */
+	RPC_DOWN,  /* no answer: connection, timeout, HTTP 5xx or other non-200 */
+	RPC_BAD,   /* an answer that is not JSON (counts toward --max-bad) */
 	RPC_LIMIT, /* rate limited or too much asked: HTTP 429, JSON-RPC -32005, response too large */
 	RPC_FAULT, /* a JSON-RPC error for this request (code in rpc->last_code) */
 };

@@ -51,8 +51,8 @@ struct rf {
 	struct rf_block *ring; /* emitted blocks, oldest first */
 	size_t rn;
 	int have_cp;
-	int64_t seq; /* the last frame's driver_id and seq */
-	uint64_t next, batch, head, id, fails, bad;
+	int64_t seq;					  /* the last frame's driver_id and seq */
+	uint64_t next, batch, head, id, fails, bad, calm; /* calm: batches since the last limit */
 	struct rpc_log *logs;
 	size_t nlogs, logcap;
 	struct blk *blks;
@@ -141,11 +141,16 @@ static int post(struct rf *f, int limit_ok)
 			if (++f->bad >= f->c->max_bad)
 				die_code(EXIT_DATAERR, "endpoint %s refused %" PRIu64 " requests in a row (JSON-RPC error %lld)",
 					rpc_endpoint(f->r), f->bad, (long long)rpc_last_code(f->r));
+		} else if (st == RPC_BAD) {
+			failed(f, "unparsable response");
+			if (++f->bad >= f->c->max_bad)
+				die_code(EXIT_DATAERR, "endpoint %s sent %" PRIu64 " unparsable responses in a row", rpc_endpoint(f->r),
+					f->bad);
 		} else {
 			failed(f, "no answer");
 		}
 		/* a full round of the endpoints failed (or the one): wait */
-		if (st != RPC_DOWN || rpc_endpoint_index(f->r) == 0 || rpc_nendpoints(f->r) == 1)
+		if ((st != RPC_DOWN && st != RPC_BAD) || rpc_endpoint_index(f->r) == 0 || rpc_nendpoints(f->r) == 1)
 			backoff(f);
 	}
 }
@@ -594,6 +599,7 @@ static int one_batch(struct rf *f, uint64_t to)
 			die_code(EXIT_DATAERR, "endpoint %s refuses eth_getLogs for block %" PRIu64 " alone (JSON-RPC error %lld)",
 				rpc_endpoint(f->r), from, (long long)rpc_last_code(f->r));
 		f->batch = n / 2 ? n / 2 : 1;
+		f->calm = 0;
 		warn("eth_getLogs of %" PRIu64 " blocks refused (%s): batch now %" PRIu64, n,
 			st == RPC_LIMIT ? "rate limit or too large" : "JSON-RPC error", f->batch);
 		if (st == RPC_LIMIT)
@@ -651,8 +657,11 @@ static int one_batch(struct rf *f, uint64_t to)
 	}
 	flush_out(f);
 	f->next = to + 1;
-	if (f->batch < f->c->batch)
+	/* grow back after 8 batches without a limit */
+	if (f->batch < f->c->batch && ++f->calm >= 8) {
 		f->batch = f->batch * 2 > f->c->batch ? f->c->batch : f->batch * 2;
+		f->calm = 0;
+	}
 	return 0;
 }
 

@@ -176,7 +176,7 @@ int rpc_post(struct rpc *r, const char *body, size_t len, struct js *js)
 		char why[300];
 		snprintf(why, sizeof why, "unparsable response: %s", err_msg());
 		failover(r, why);
-		return RPC_DOWN;
+		return RPC_BAD;
 	}
 	/* A single error response: classify it here (batches: per member). */
 	if (js->t[0].type == JS_OBJ) {
