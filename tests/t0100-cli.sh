@@ -34,6 +34,7 @@ demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
+demo-stakevault	scripts	--developers
 rpc-listen	bin	--rpc-url
 stake-apply	bin	--state
 '
