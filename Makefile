@@ -142,6 +142,8 @@ torture: all
 bench: all
 	scripts/bench-ep-apply 1000000
 	scripts/bench-live --events 200000 --no-stages
+	# StakeVault (issue 13): historic sync logs/s and mined -> committed on anvil
+	scripts/bench-stakevault --logs 100000 --samples 50
 
 FORMAT_SRC = $(wildcard $(foreach l,$(LAYERS),common/$(l)/*.[ch]))
 format:

@@ -35,6 +35,7 @@ bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
 demo-stakevault	scripts	--developers
+bench-stakevault	scripts	--logs
 rpc-listen	bin	--rpc-url
 stake-apply	bin	--state
 '

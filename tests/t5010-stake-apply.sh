@@ -82,4 +82,12 @@ test_expect_success 'other contracts'"'"' events are ignored and counted' '
 	grep -q "ignored" err
 '
 
+test_expect_success 'the checked-in bytecode is what solcjs builds from StakeVault.sol' '
+	command -v solcjs >/dev/null || { echo "# no solcjs: skipped"; return 0; }
+	mkdir built && "$SRC/tests/stakevault/build-contracts" built &&
+	for c in TestUSDC StakeVault StakeVaultBench; do
+		test_cmp "$SRC/tests/stakevault/$c.bin" built/$c.bin || return 1
+	done
+'
+
 test_done

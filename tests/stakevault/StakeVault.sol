@@ -97,3 +97,15 @@ contract StakeVault {
         emit RequiredStakeUpdated(old, newAmount);
     }
 }
+
+// For the benchmarks only: the vault's events, many per transaction, for
+// developers 1..spread (address(uint160(i % spread + 1))).
+contract StakeVaultBench {
+    event Staked(address indexed developer, uint256 amount);
+
+    function emitStakes(uint256 n, uint256 spread, uint256 amount) external {
+        for (uint256 i = 0; i < n; i++) {
+            emit Staked(address(uint160((i % spread) + 1)), amount);
+        }
+    }
+}

@@ -110,3 +110,11 @@ sv_mine() { sv_rpc anvil_mine "[\"0x$(printf '%x' "$1")\"]" >/dev/null; }
 sv_reorg() { sv_rpc anvil_reorg "[$1, []]" >/dev/null; }
 # anvil_rollback DEPTH: drop the newest DEPTH blocks (nothing mined instead).
 sv_rollback() { sv_rpc anvil_rollback "[$1]" >/dev/null; }
+# sv_deploy_bench: the benchmark contract (StakeVaultBench); sets SV_BENCH.
+sv_deploy_bench() {
+	sv_send "$(sv_accounts | head -n 1)" "" "0x$(cat "$SV_DIR/StakeVaultBench.bin")" >/dev/null || return 1
+	SV_BENCH=$(printf '%s' "$SV_RECEIPT" | jq -r .contractAddress)
+	export SV_BENCH
+}
+# sv_emit_stakes N SPREAD AMOUNT: one transaction with N Staked logs.
+sv_emit_stakes() { sv_send "$(sv_accounts | head -n 1)" "$SV_BENCH" "0xa625030d$(sv_u256 "$1")$(sv_u256 "$2")$(sv_u256 "$3")" >/dev/null; }
