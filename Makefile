@@ -37,6 +37,8 @@ B ?= bin
 # The layers of common/, lowest first (docs/architecture.md): one static
 # library each; a layer uses only the layers below it (tests/t0100 checks).
 LAYERS := core num frame delta pg http status dom/pitchlake dom/erc8004
+# StakeVault (issue 13): the JSON-RPC source layer and the domain.
+LAYERS += rpc dom/stakevault
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -74,6 +76,11 @@ pl-status_LDLIBS += -lpq -lmicrohttpd -lpthread
 ALL_PROGS := $(patsubst bin/%.c,%,$(wildcard bin/*.c))
 PROGRAMS := $(addprefix $(B)/,$(ALL_PROGS))
 
+# StakeVault (issue 13): rpc-listen (JSON-RPC source, libcurl) and stake-apply.
+rpc-listen_LIBS := $(call lib_of,rpc) $(call lib_of,pg) $(call lib_of,frame) $(LIBS_CORE)
+rpc-listen_LDLIBS += -lcurl -lpq
+stake-apply_LIBS := $(call lib_of,dom/stakevault) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+
 # Programs only the tests use (a second domain on the generic layers).
 TEST_PROGS := $(O)/test-bin/counter-apply
 counter-apply_LIBS := $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
@@ -108,6 +115,8 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 FUZZ_EXCLUDE := common/pg/% common/http/% common/status/collect.c common/status/render.c \
   common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c \
   common/dom/erc8004/relay.c common/dom/erc8004/run.c
+# StakeVault: the libcurl client
+FUZZ_EXCLUDE += common/rpc/rpc_http.c common/rpc/rpc_follow.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \
@@ -150,6 +159,8 @@ bench: all
 	scripts/bench-live --events $(BENCH_EVENTS)
 	# ERC-8004 rules pipeline (docs/erc8004.md)
 	scripts/bench-erc8004
+	# StakeVault (issue 13): historic sync logs/s and mined -> committed on anvil
+	scripts/bench-stakevault --logs 100000 --samples 50
 
 FORMAT_SRC = $(wildcard $(foreach l,$(LAYERS),common/$(l)/*.[ch]))
 format:

@@ -4,7 +4,8 @@
 #
 # pl_load_pipeline NAME CONFIG: read CONFIG, else scripts/pipelines/NAME.conf,
 # else scripts/pipelines/default.conf, into PIPELINE, FETCH, FETCH_USES_DB
-# and APPLY; set config (the file read) and pipeline (NAME, else the file's
+# and APPLY, and SOURCE, SOURCE_USES_DB (a source instead of pg-listen, for
+# a pipeline without a work table: rpc-listen; FETCH may then be empty); set config (the file read) and pipeline (NAME, else the file's
 # PIPELINE); a stage that is one of our programs runs from $BIN.  Returns 1
 # with the reason in pl_pipeline_error when the file is unreadable or does
 # not set PIPELINE, FETCH and APPLY (the callers exit 78).
@@ -17,15 +18,16 @@ pl_load_pipeline() {
 		pl_pipeline_error="unable to read pipeline configuration '$config'"
 		return 1
 	fi
-	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=()
+	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=() SOURCE=() SOURCE_USES_DB=0
 	# shellcheck source=pipelines/pitchlake.conf
 	. "$config"
 	[ -n "$pipeline" ] || pipeline=$PIPELINE
-	if [ -z "$pipeline" ] || [ ${#FETCH[@]} -eq 0 ] || [ ${#APPLY[@]} -eq 0 ]; then
-		pl_pipeline_error="'$config' must set PIPELINE, FETCH and APPLY"
+	if [ -z "$pipeline" ] || { [ ${#FETCH[@]} -eq 0 ] && [ ${#SOURCE[@]} -eq 0 ]; } || [ ${#APPLY[@]} -eq 0 ]; then
+		pl_pipeline_error="'$config' must set PIPELINE, FETCH (or SOURCE) and APPLY"
 		return 1
 	fi
-	[ -x "$BIN/${FETCH[0]}" ] && FETCH[0]=$BIN/${FETCH[0]}
+	[ ${#SOURCE[@]} -gt 0 ] && [ -x "$BIN/${SOURCE[0]}" ] && SOURCE[0]=$BIN/${SOURCE[0]}
+	[ ${#FETCH[@]} -gt 0 ] && [ -x "$BIN/${FETCH[0]}" ] && FETCH[0]=$BIN/${FETCH[0]}
 	[ -x "$BIN/${APPLY[0]}" ] && APPLY[0]=$BIN/${APPLY[0]}
 	return 0
 }

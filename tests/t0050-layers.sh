@@ -14,6 +14,7 @@ allowed() {
 	frame) echo "core num frame" ;;
 	delta) echo "core num frame delta" ;;
 	pg) echo "core num frame pg" ;;
+	rpc) echo "core num frame rpc" ;;
 	dom/*) echo "core num frame delta pg $1" ;;
 	http) echo "core http" ;;
 	status) echo "core num frame pg http status" ;;
@@ -37,7 +38,7 @@ check_includes() {
 
 test_expect_success 'every layer includes only itself and the layers below it' '
 	: >bad &&
-	for l in core num frame delta pg http status; do
+	for l in core num frame delta pg http status rpc; do
 		check_includes $l "$SRC"/common/$l/*.[ch] >>bad
 	done &&
 	for d in "$SRC"/common/dom/*/; do
@@ -56,6 +57,7 @@ test_expect_success 'the layers are what the Makefile builds, lowest first' '
 test_expect_success 'no Pitchlake table, column or channel in the generic layers and programs' '
 	grep -n -E "driver_events|VaultStates|Vault_Historic|_Historic|Option_Rounds|Option_Buyers|Liquidity_Providers|Queued_Liquidity|\"Bids\"|is_processed|sequence_index|starknet_blocks|pitchlake-pg-write|hashtext\(.pitchlake|vault_address" \
 		"$SRC"/common/core/* "$SRC"/common/num/* "$SRC"/common/frame/* "$SRC"/common/delta/* "$SRC"/common/pg/* "$SRC"/common/http/* "$SRC"/common/status/* "$SRC"/bin/pl-status.c \
+		"$SRC"/common/rpc/* "$SRC"/bin/rpc-listen.c \
 		"$SRC"/bin/pg-listen.c "$SRC"/bin/pg-write.c "$SRC"/bin/pg-snapshot.c >found;
 	test_cmp /dev/null found
 '

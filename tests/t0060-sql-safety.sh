@@ -53,6 +53,7 @@ test_expect_success 'every non-literal SQL text handed to libpq is a reviewed on
 	common/pg/pgconn.c	PQprepare	stmts->sql
 	common/pg/pglisten.c	PQexecParams	init[i]
 	common/pg/pglisten.c	PQprepare	stmts[i].sql
+	common/pg/pgresume.c	PQexecParams	sql
 	common/pg/pgsnap.c	PQexecParams	sql
 	common/pg/pgw_stmt.c	PQprepare	s->buf
 	common/pg/pgw_stmt.c	PQsendQueryParams	sql

@@ -42,6 +42,10 @@ action-run	bin	--max-attempts
 erc8004-produce	scripts	--seed
 demo-erc8004	scripts	--blocks
 bench-erc8004	scripts	--blocks
+demo-stakevault	scripts	--developers
+bench-stakevault	scripts	--logs
+rpc-listen	bin	--rpc-url
+stake-apply	bin	--state
 '
 
 export BIN

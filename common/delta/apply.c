@@ -157,7 +157,8 @@ static int check_reorg(struct dl *dl)
 		const char *s;
 		size_t n;
 		u256 h;
-		if (js_str(&dl->js, t, &dl->tmp2, &s, &n) < 0 || felt_parse(&h, s, n) < 0)
+		if (js_str(&dl->js, t, &dl->tmp2, &s, &n) < 0 ||
+			(dl->dom->hash256 ? u256_parse_hex(&h, s, n) : felt_parse(&h, s, n)) < 0)
 			return error("reverts[%u] is not a block hash", i);
 		if (i == 0 && !u256_eq(&h, &dl->f_hash))
 			return error("reverts[0] is not the frame's block_hash");
@@ -203,7 +204,7 @@ static int frame_begin(struct dl *dl)
 		return error("unknown driver event type '%.*s'", (int)(n > 40 ? 40 : n), s);
 	}
 	if (dl_get_i64(dl, 0, "block_number", &dl->f_block, dl->kind != FR_KIND_REVERT) < 0 ||
-		dl_field_felt(dl, 0, "block_hash", &dl->f_hash) < 0 || dl_get_i64(dl, 0, "timestamp", &ts, 0) < 0)
+		dl_field_block_hash(dl, 0, "block_hash", &dl->f_hash) < 0 || dl_get_i64(dl, 0, "timestamp", &ts, 0) < 0)
 		return -1;
 	/* "head" (docs/formats.md): the chain head when the block was fetched,
 	 * present only while the block is on the canonical chain.  A block at
@@ -223,8 +224,15 @@ static int frame_begin(struct dl *dl)
 		return -1;
 	if (dl->kind == FR_KIND_REVERT && check_reorg(dl) < 0)
 		return -1;
-	if (dl->kind == FR_KIND_BLOCK)
+	if (dl->kind == FR_KIND_BLOCK) {
 		open_block(dl, (uint64_t)dl->f_block, &dl->f_hash, ts < 0 ? 0 : (uint64_t)ts);
+		if (dl->dom->block) {
+			dl->err_kind = FR_REJ_INVARIANT;
+			if (dl->dom->block(dl) < 0)
+				return -1;
+			dl->err_kind = FR_REJ_SYNTAX;
+		}
+	}
 	if (dl->kind == FR_KIND_RANGE && (uint64_t)dl->f_block > dl->f_maxblock)
 		dl->f_maxblock = (uint64_t)dl->f_block;
 	return 0;
@@ -238,7 +246,7 @@ static int frame_event(struct dl *dl)
 		return framing(dl, error("event outside a frame"));
 	if (dl->skipping || dl->kind == FR_KIND_REVERT)
 		return 0; /* already applied / a revert undoes from the journal */
-	if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_felt(dl, 0, "block_hash", &bh) < 0 ||
+	if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_block_hash(dl, 0, "block_hash", &bh) < 0 ||
 		dl_get_i64(dl, 0, "timestamp", &ts, 0) < 0)
 		return -1;
 	if (dl->kind == FR_KIND_BLOCK) {

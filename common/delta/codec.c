@@ -59,7 +59,7 @@ static void add_col(struct sb *sb, const struct dl_col *c, const void *row)
 		}
 		/* fall through */
 	case DL_FELT:
-	case DL_HEX:
+	case DL_H256:
 		*o++ = '"';
 		o += felt_hex(u, o);
 		*o++ = '"';
@@ -170,7 +170,7 @@ static int parse_col(struct dl *dl, const struct dl_col *c, int tok, void *row)
 		if (felt_parse(u, s, n) < 0)
 			return error("column '%s': %s", c->name, err_msg());
 		return 0;
-	case DL_HEX:
+	case DL_H256:
 		if (u256_parse_hex(u, s, n) < 0)
 			return error("column '%s': %s", c->name, err_msg());
 		return 0;
@@ -253,4 +253,23 @@ int dl_field_felt(struct dl *dl, int obj, const char *name, u256 *v)
 	if (felt_parse(v, s, n) < 0)
 		return error("field '%s': %s", name, err_msg());
 	return 0;
+}
+
+int dl_field_h256(struct dl *dl, int obj, const char *name, u256 *v)
+{
+	const char *s;
+	size_t n;
+	int t = js_get(&dl->js, obj, name);
+	if (t < 0)
+		return error("missing field '%s'", name);
+	if (js_str(&dl->js, t, &dl->tmp2, &s, &n) < 0)
+		return error("field '%s' is not a string", name);
+	if (u256_parse_hex(v, s, n) < 0)
+		return error("field '%s': %s", name, err_msg());
+	return 0;
+}
+
+int dl_field_block_hash(struct dl *dl, int obj, const char *name, u256 *v)
+{
+	return dl->dom->hash256 ? dl_field_h256(dl, obj, name, v) : dl_field_felt(dl, obj, name, v);
 }

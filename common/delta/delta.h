@@ -39,7 +39,7 @@ enum dl_type {
 	DL_I128,  /* u256 felt holding a signed 128-bit value, decimal string */
 	DL_BOOL,  /* uint64_t 0/1, JSON boolean */
 	DL_ENUM,  /* uint64_t index into names[], the name as a string */
-	DL_HEX,	  /* u256, "0x…" lowercase hex, the whole 256-bit range (EVM hashes) */
+	DL_H256,  /* u256, any 256-bit value, "0x…" lowercase hex (EVM hashes, topics) */
 };
 
 struct dl_col {
@@ -128,6 +128,17 @@ struct dl_domain {
 	 * restoring its before-images is exact.
 	 */
 	int revert_independent;
+	/*
+	 * Block hashes (begin, event and snapshot lines, "reverts") are any
+	 * 256-bit value (EVM chains) instead of felts below P (Starknet).
+	 */
+	int hash256;
+	/*
+	 * A StartBlock frame begins (not a skipped one): the domain may change
+	 * rows for the block itself (dl_block, dl_time), e.g. a cursor; may be
+	 * NULL.  0, or -1 with error() set.
+	 */
+	int (*block)(struct dl *dl);
 };
 
 struct dl_stats {
@@ -212,5 +223,9 @@ void *dl_next_row(struct dl *dl, int tab, size_t *pos);
 
 /* Field helpers for handlers: a JSON string felt / a non-negative integer of object obj. */
 int dl_field_felt(struct dl *dl, int obj, const char *name, u256 *v);
+/* The same for any 256-bit "0x…" value (EVM hashes, topics, addresses). */
+int dl_field_h256(struct dl *dl, int obj, const char *name, u256 *v);
+/* A block hash field: a felt, or any 256-bit value for a hash256 domain. */
+int dl_field_block_hash(struct dl *dl, int obj, const char *name, u256 *v);
 
 #endif

@@ -93,7 +93,7 @@ static int load_undo(struct dl *dl)
 	unsigned char row[DL_ROW_MAX], key[DL_KEY_MAX];
 	int64_t bn;
 	u256 h;
-	if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_felt(dl, 0, "block_hash", &h) < 0)
+	if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_block_hash(dl, 0, "block_hash", &h) < 0)
 		return -1;
 	struct jblock *b = dl_jblock_find(dl->jhead, &h);
 	if (!b)
@@ -134,7 +134,7 @@ int dl_load_line(struct dl *dl, const char *line, size_t len)
 	case FR_BLOCK: {
 		int64_t bn;
 		u256 h;
-		if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_felt(dl, 0, "block_hash", &h) < 0)
+		if (dl_get_i64(dl, 0, "block_number", &bn, 1) < 0 || dl_field_block_hash(dl, 0, "block_hash", &h) < 0)
 			return -1;
 		if (dl_jblock_find(dl->jhead, &h))
 			return error("journal block listed twice");

@@ -115,7 +115,7 @@ enum { T_CKPT,
 	T_COUNT };
 
 static const struct dl_col ck_cols[] = {DL_COL("chain_id", DL_U64, ckpt, chain_id),
-	DL_COL("block_number", DL_U64, ckpt, block_number), DL_COL("block_hash", DL_HEX, ckpt, block_hash),
+	DL_COL("block_number", DL_U64, ckpt, block_number), DL_COL("block_hash", DL_H256, ckpt, block_hash),
 	DL_COL("updated_at", DL_U64, ckpt, updated_at)};
 static const struct dl_col job_cols[] = {DL_COL("event_seq", DL_U64, job, event_seq),
 	DL_COL("action_id", DL_U64, job, action_id), DL_COL("trigger_id", DL_U64, job, trigger_id),
@@ -129,7 +129,7 @@ static const struct dl_col act_cols[] = {DL_COL("trigger_id", DL_U64, ract, trig
 static const struct dl_col cond_cols[] = {DL_COL("trigger_id", DL_U64, rcond, trigger_id),
 	DL_COL("condition_id", DL_U64, rcond, condition_id), DL_ENUM_COL("condition_type", rcond, ctype, ctypes),
 	DL_ENUM_COL("field", rcond, field, fields), DL_ENUM_COL("operator", rcond, op, ops),
-	DL_COL("num", DL_DEC, rcond, num), DL_COL("str", DL_HEX, rcond, str), DL_COL("param", DL_U64, rcond, param)};
+	DL_COL("num", DL_DEC, rcond, num), DL_COL("str", DL_H256, rcond, str), DL_COL("param", DL_U64, rcond, param)};
 static const struct dl_col trig_cols[] = {DL_COL("trigger_id", DL_U64, rtrig, trigger_id),
 	DL_COL("chain_id", DL_U64, rtrig, chain_id), DL_ENUM_COL("registry", rtrig, registry, registries),
 	DL_COL("version", DL_U64, rtrig, version), DL_ENUM_COL("status", rtrig, status, statuses),

@@ -1,0 +1,157 @@
+#!/bin/bash
+# t5000-stakevault -- the StakeVault pipeline end to end on a real local
+# node: anvil started here (a free loopback port), the contracts of
+# tests/stakevault/StakeVault.sol deployed, stakes and unstakes sent from
+# several accounts, and rpc-listen | stake-apply | pg-write under
+# run-pipeline: historic sync of thousands of blocks, live following with
+# confirmations, reorgs (anvil_reorg, anvil_rollback) undone exactly, kill -9
+# of every stage.  After every step the database equals the independent
+# model (tests/stakevault/model.sh) computed from the chain's final logs,
+# and the model equals the vault's own getStake() of every account.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pglib.sh"
+command -v anvil >/dev/null || skip_all "no anvil (run scripts/setup)"
+SV_LIB=$SRC/tests/stakevault/chain.sh
+. "$SV_LIB"
+. "$SRC/tests/stakevault/model.sh"
+
+pg_start
+CHAIN=$TEST_DIR/chain
+test_when_finished "sv_anvil_stop $CHAIN"
+test_when_finished "pl_unsupervise sv"
+
+# sv_wait_block N: until system_state says block N is applied (120 s at most).
+sv_wait_block() {
+	local i=0 v
+	while [ $i -lt 1200 ]; do
+		v=$(pg_sql -c "SELECT value FROM system_state WHERE key = 'last_processed_block_stake_vault'" 2>/dev/null)
+		[ -n "$v" ] && [ "$v" -ge "$1" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "timed out waiting for block $1 (at '$v')"
+	tail -n 20 "$TEST_DIR/sv.log"
+	return 1
+}
+# The pipeline has caught up with head - confirmations (2) and its newest
+# block is the chain's (after a reorg the number alone says nothing).
+sv_wait_synced() {
+	local i=0 n h want
+	while [ $i -lt 1200 ]; do
+		n=$(($(sv_head) - 2))
+		want=$(sv_rpc eth_getBlockByNumber "[\"0x$(printf %x $n)\",false]" | jq -r .hash)
+		h=$(pg_sql -c "SELECT '0x' || lpad(substr(block_hash, 3), 64, '0') FROM sv_cursor WHERE block_number = $n" 2>/dev/null)
+		[ "$h" = "$want" ] && { SYNCED=$n; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "timed out waiting for block $n ($want); the cursor: $(pg_sql -c 'SELECT block_number, block_hash FROM sv_cursor')"
+	tail -n 20 "$TEST_DIR/sv.log"
+	return 1
+}
+# The database equals the model of the chain's logs up to the block
+# sv_wait_synced saw applied; the model equals the vault (whose getStake()
+# is the newest state: so check after mining past the last transaction).
+sv_check() {
+	mkdir -p "$TEST_DIR/model" "$TEST_DIR/db" &&
+	sv_model_logs "$TEST_DIR/logs.tsv" "${SYNCED:?sv_wait_synced first}" &&
+	sv_model "$TEST_DIR/registered" "$TEST_DIR/logs.tsv" "$TEST_DIR/model" &&
+	sv_db_rows "$TEST_DIR/db" &&
+	for f in developers stakes dead_letters mail_jobs; do
+		test_cmp "$TEST_DIR/model/$f" "$TEST_DIR/db/$f" || return 1
+	done &&
+	for a in $ACCOUNTS; do
+		want=$(awk -F'|' -v w="$a" '$1 == w { print $2 }' "$TEST_DIR/model/stakes")
+		got=$(sv_get_stake "$a")
+		[ "${want:-0}" = "$got" ] || { echo "model says $a has ${want:-0}, the vault says $got"; return 1; }
+	done
+}
+sv_pid_of() { # STAGE: its pid in the supervisor's current formation
+	awk -v n="$1" '$3 == n { p = $1 } END { print p }' "$TEST_DIR/run-sv/stages.pid"
+}
+
+test_expect_success 'setup: schema, anvil, the contracts, registered developers' '
+	pl-migrate >/dev/null &&
+	pg_sql -c "SELECT sv_register_pipeline()" >/dev/null &&
+	sv_anvil_start "$CHAIN" --state "$CHAIN/state.json" &&
+	sv_deploy 150000000 &&
+	sv_accounts | sed -n "2,11p" >"$TEST_DIR/accounts" &&
+	sed -n "1,7p" "$TEST_DIR/accounts" >"$TEST_DIR/registered" &&
+	while read -r a; do
+		pg_sql -c "INSERT INTO developers (wallet_address, email, skills) VALUES ('\''$a'\'', '\''$a@example.com'\'', '\''[]'\'')" || return 1
+	done <"$TEST_DIR/registered" &&
+	for a in $(cat "$TEST_DIR/accounts"); do sv_fund "$a" 100000000000 || return 1; done &&
+	echo "SV_RPC=$SV_RPC SV_VAULT=$SV_VAULT SV_PORT=$SV_PORT SV_TOKEN=$SV_TOKEN SV_OWNER=$SV_OWNER" >"$TEST_DIR/env"
+'
+. "$TEST_DIR/env" 2>/dev/null
+export SV_RPC SV_VAULT SV_PORT SV_TOKEN SV_OWNER
+ACCOUNTS=$(cat "$TEST_DIR/accounts" 2>/dev/null)
+set -- $ACCOUNTS
+A1=${1:-} A2=${2:-} A3=${3:-} A4=${4:-} A8=${8:-} A9=${9:-} A10=${10:-}
+
+test_expect_success 'history: stakes, unstakes, a new requirement, thousands of empty blocks' '
+	sv_stake $A1 150000000 >/dev/null && sv_stake $A2 150000001 >/dev/null &&
+	sv_stake $A8 170000000 >/dev/null && sv_mine 2500 &&
+	sv_stake $A1 1 >/dev/null && sv_unstake $A2 150000001 >/dev/null &&
+	sv_set_required 160000000 >/dev/null && sv_stake $A3 160000000 >/dev/null &&
+	sv_mine 2500 && sv_stake $A9 999999999 >/dev/null && sv_unstake $A1 75 >/dev/null && sv_mine 3 &&
+	test $(sv_head) -gt 5000
+'
+
+test_expect_success 'historic sync under the supervisor equals the model' '
+	SV_RPC_URL=$SV_RPC SV_POLL_MS=100 SV_BATCH=700 pl_supervise sv --pipeline stakevault &&
+	sv_wait_synced && sv_check &&
+	grep -q "rpc-listen: sync: block" "$TEST_DIR/sv.log" &&
+	test "$(pg_sql -c "SELECT count(*) FROM sv_dead_letters")" = 2 &&
+	test "$(pg_sql -c "SELECT reason FROM sv_dead_letters LIMIT 1")" = "unknown developer: the wallet is not registered in developers"
+'
+
+test_expect_success 'live: confirmations hold a block back until it is 2 deep' '
+	sv_stake $A4 160000000 >/dev/null && b=$(sv_head) &&
+	sv_wait_block $((b - 2)) &&
+	test "$(pg_sql -c "SELECT count(*) FROM sv_stakes WHERE sv_wallet(wallet_address) = '\''$A4'\''")" = 0 &&
+	sv_mine 2 && sv_wait_block $b &&
+	test "$(pg_sql -c "SELECT status FROM developers WHERE wallet_address = '\''$A4'\''")" = active &&
+	sv_wait_synced && sv_check
+'
+
+test_expect_success 'anvil_reorg: a committed stake that the reorg removes is undone exactly' '
+	before=$(pg_sql -c "SELECT stake_amount FROM developers WHERE wallet_address = '\''$A3'\''") &&
+	sv_stake $A3 12345 >/dev/null && sv_stake $A10 160000000 >/dev/null && sv_mine 3 &&
+	sv_wait_synced &&
+	test "$(pg_sql -c "SELECT stake_amount FROM developers WHERE wallet_address = '\''$A3'\''")" != "$before" &&
+	sv_reorg 5 &&
+	sv_wait_synced &&
+	test "$(pg_sql -c "SELECT stake_amount FROM developers WHERE wallet_address = '\''$A3'\''")" = "$before" &&
+	grep -q "rpc-listen: warning: reorg: " "$TEST_DIR/sv.log" && sv_check
+'
+
+test_expect_success 'anvil_rollback: blocks that vanish are reverted, the new ones applied' '
+	sv_stake $A2 160000000 >/dev/null && sv_unstake $A3 5 >/dev/null && sv_mine 3 && sv_wait_synced &&
+	sv_rollback 4 && sv_stake $A2 160000007 >/dev/null && sv_mine 3 &&
+	sv_wait_synced && sv_check
+'
+
+test_expect_success 'kill -9 of every stage: the supervisor restarts, nothing lost or doubled' '
+	for stage in rpc-listen stake-apply pg-write; do
+		sv_stake $A1 1000 >/dev/null && sv_mine 2 &&
+		pid=$(sv_pid_of $stage) && test -n "$pid" && kill -9 "$pid" &&
+		sv_unstake $A1 10 >/dev/null && sv_mine 3 && sv_wait_synced && sv_check || return 1
+	done &&
+	test $(grep -c "restarting\|restart" "$TEST_DIR/sv.log") -ge 3
+'
+
+test_expect_success 'the node stopped and restarted (--state): the listener retries, then resumes' '
+	sv_anvil_stop "$CHAIN" TERM &&
+	sv_stake $A2 33 2>/dev/null && { echo "the node still answers"; return 1; };
+	n=$(grep -c "endpoint .*: " "$TEST_DIR/sv.log");
+	i=0; while [ "$(grep -c "endpoint .*: " "$TEST_DIR/sv.log")" -le "$n" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done;
+	sv_anvil_start "$CHAIN" --state "$CHAIN/state.json" &&
+	sv_stake $A2 33 >/dev/null && sv_mine 3 && sv_wait_synced && sv_check
+'
+
+test_expect_success 'the status file says healthy, with the RPC counters' '
+	jq -e ".healthy == true and .lag < 100 and (.rpc_requests > 0)" "$TEST_DIR/run-sv/rpc-status.json"
+'
+
+test_done
