@@ -187,17 +187,8 @@ static int parse_dev(struct js *js, struct sb *tmp, const char *line, size_t len
 static void add_begin(struct sb *out, const struct dev *d, int64_t number, const char *hash, int64_t ts,
 	const struct sb *extra)
 {
-	sb_adds(out, "{\"op\":\"begin\",\"driver_id\":");
-	sb_add_i64(out, d->id);
-	sb_adds(out, ",\"seq\":");
-	sb_add_i64(out, d->seq);
-	sb_adds(out, ",\"type\":\"");
-	sb_adds(out, d->type);
-	sb_adds(out, "\",\"block_number\":");
-	sb_add_i64(out, number);
-	sb_adds(out, ",\"block_hash\":\"");
-	sb_adds(out, hash);
-	sb_adds(out, "\",\"timestamp\":");
+	fr_add_begin_named(out, d->id, d->seq, d->type, number, hash);
+	sb_adds(out, ",\"timestamp\":");
 	sb_add_i64(out, ts);
 	if (d->has_prev && d->prev_none) {
 		sb_adds(out, ",\"prev\":null");
@@ -210,7 +201,7 @@ static void add_begin(struct sb *out, const struct dev *d, int64_t number, const
 	}
 	if (extra && extra->len)
 		sb_add(out, extra->buf, extra->len);
-	sb_adds(out, "}\n");
+	fr_close_obj(out);
 }
 
 static void lookup(const struct dev *d, const char *hash, const char *what, struct pgf_block *b)

@@ -81,11 +81,12 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		return parse_err(w, "%s", err_msg());
 	if (js->t[0].type != JS_OBJ)
 		return parse_err(w, "%s", "not a JSON object");
-	int op = js_get(js, 0, "op");
-	if (op < 0 || js->t[op].type != JS_STR)
-		return parse_err(w, "%s", "no \"op\" string");
-
-	if (js_str_eq(js, op, "begin")) {
+	int op = fr_op(js);
+	if (op < 0)
+		return parse_err(w, "%s (begin, put, del, undo, end)", err_msg());
+	if (op != FR_BEGIN && op != FR_END && op != FR_PUT && op != FR_DEL && op != FR_UNDO)
+		return parse_err(w, "op '%s' has no place in a delta frame (begin, put, del, undo, end)", fr_op_name(op));
+	if (op == FR_BEGIN) {
 		if (w->in_frame)
 			return parse_err(w, "%s", "begin line inside a frame (the previous frame has no end line)");
 		frame_reset(f);
@@ -129,7 +130,7 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		w->in_frame = 1;
 		return 0;
 	}
-	if (js_str_eq(js, op, "end")) {
+	if (op == FR_END) {
 		int64_t id;
 		if (!w->in_frame)
 			return parse_err(w, "%s", "end line outside a frame");
@@ -141,10 +142,7 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		w->in_frame = 0;
 		return 1;
 	}
-	int is_put = js_str_eq(js, op, "put"), is_del = js_str_eq(js, op, "del");
-	int is_undo = js_str_eq(js, op, "undo");
-	if (!is_put && !is_del && !is_undo)
-		return parse_err(w, "%s", "unknown \"op\" (begin, put, del, undo, end)");
+	int is_put = op == FR_PUT, is_undo = op == FR_UNDO;
 	if (!w->in_frame)
 		return parse_err(w, "%s", "body line outside a frame");
 	int tab = js_get(js, 0, "table");
