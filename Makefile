@@ -124,9 +124,12 @@ check-loaded: all
 # The long fault-injection run (tests/t4700-torture.sh with many cycles);
 # never part of make check, which runs the short version.
 TORTURE_CYCLES ?= 300
+# faults per set (each set of blocks ends with pl-verify clean)
+TORTURE_PER_SET ?= 20
 torture: all
 	BIN=$(abspath $(B)) TEST_BIN=$(abspath $(O)/test-bin) PL_TORTURE_CYCLES=$(TORTURE_CYCLES) \
-	  PL_TORTURE_BLOCKS=$$(( $(TORTURE_CYCLES) * 4 )) $(PROVE) -v tests/t4700-torture.sh
+	  PL_TORTURE_BLOCKS=$$(( $(TORTURE_CYCLES) * 4 )) PL_TORTURE_PER_SET=$(TORTURE_PER_SET) \
+	  $(PROVE) -v tests/t4700-torture.sh
 
 # Figures, never pass/fail (BENCH.md): ep-apply alone on 1M generated events,
 # then the live pipeline (latency at 100 blocks/s, catch-up of a backlog).
