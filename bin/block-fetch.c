@@ -88,6 +88,7 @@ struct dev {
 	/* pl_prev: the work item just before this one (pg-listen); copied to the frame */
 	int has_prev, prev_none;
 	int64_t prev_driver, prev_seq;
+	int parsed; /* the line parsed: a failure now is data missing, not syntax */
 };
 
 static struct pgf fetch;
@@ -105,7 +106,7 @@ static _Noreturn void fail(const struct dev *d, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (pgc_quarantine_n(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
-		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line, cur_len) < 0)
+		    d->parsed ? "missing" : "syntax", d->id, d->seq, msg, cur_line, cur_len) < 0)
 		warn("unable to record the driver event in pl_quarantine: %s", err_msg());
 	die_code(EXIT_DATAERR, "%s", msg);
 }
@@ -320,6 +321,7 @@ int main(int argc, char **argv)
 		if (parse_dev(&js, &tmp, line, len, &d) < 0)
 			fail(&d, "unable to parse driver event at line %llu: %s",
 				(unsigned long long)lr.lineno, err_msg());
+		d.parsed = 1;
 		serve(&d, &frame);
 	}
 	if (lr_partial(&lr))
