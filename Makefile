@@ -94,13 +94,15 @@ asan:
 	  BIN=$(abspath build/asan/bin) TEST_BIN=$(abspath build/asan/test-bin) PL_SANITIZED=1 $(PROVE) -f tests/t*.sh
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
-# Sources the fuzz targets do not link (they need a server library).
+# Sources the fuzz targets do not link (they need a server library); a
+# target names what it needs of them in a " * fuzz-sources: FILES" line.
 FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \
-	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon \
-	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out $(FUZZ_EXCLUDE),$(ALL_LAYER_SRC)) -lgmp; \
+	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon -I$(PG_INCLUDE) \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out $(FUZZ_EXCLUDE),$(ALL_LAYER_SRC)) \
+	    $$(sed -n 's/^ \* fuzz-sources: //p' fuzz/$$t.c) -lgmp; \
 	  mkdir -p build/fuzz/$$t-corpus; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

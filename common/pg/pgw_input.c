@@ -4,7 +4,8 @@
  * ids, block fields, the shape of body lines) before any statement is
  * built, so that a malformed line stops the program with the complete
  * frames before it still applied.  Lines are kept verbatim: pgw_stmt.c
- * parses the body lines again when it queues them.
+ * parses the body lines again when it queues them.  Nothing here calls
+ * libpq.
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,6 +48,28 @@ const char *pgw_frame_line(const struct frame *f, size_t i, size_t *len)
 	size_t end = i + 1 < f->nl ? f->loff[i + 1] : f->text.len;
 	*len = end - f->loff[i] - 1;
 	return f->text.buf + f->loff[i];
+}
+
+/* The tables the input names, registered as they are first seen (looked up
+ * later, by pgw_stmt.c): here, so that the parsing half of the writer needs
+ * no server library (fuzz/fuzz-pgw-input.c links it alone). */
+struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create)
+{
+	for (int i = 0; i < w->ntabs; i++)
+		if (w->tabs[i]->namelen == n && !memcmp(w->tabs[i]->name, name, n))
+			return w->tabs[i];
+	if (!create)
+		return NULL;
+	if (w->ntabs == w->atabs) {
+		w->atabs = w->atabs ? w->atabs * 2 : 16;
+		w->tabs = xrealloc(w->tabs, (size_t)w->atabs * sizeof *w->tabs);
+	}
+	struct cat_table *t = xcalloc(1, sizeof *t);
+	t->name = xstrndup(name, n);
+	t->namelen = n;
+	t->id = w->ntabs;
+	w->tabs[w->ntabs++] = t;
+	return t;
 }
 
 /* ----------------------------------------------------------- input side */

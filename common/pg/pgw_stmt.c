@@ -24,25 +24,6 @@
 
 /* -------------------------------------------------- per-table statements */
 
-struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create)
-{
-	for (int i = 0; i < w->ntabs; i++)
-		if (w->tabs[i]->namelen == n && !memcmp(w->tabs[i]->name, name, n))
-			return w->tabs[i];
-	if (!create)
-		return NULL;
-	if (w->ntabs == w->atabs) {
-		w->atabs = w->atabs ? w->atabs * 2 : 16;
-		w->tabs = xrealloc(w->tabs, (size_t)w->atabs * sizeof *w->tabs);
-	}
-	struct cat_table *t = xcalloc(1, sizeof *t);
-	t->name = xstrndup(name, n);
-	t->namelen = n;
-	t->id = w->ntabs;
-	w->tabs[w->ntabs++] = t;
-	return t;
-}
-
 /* Prepare put/del/select of a freshly loaded table; -1 (table rejected) on a server error. */
 static int table_prepare(struct pgw *w, struct cat_table *t)
 {
