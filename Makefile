@@ -6,7 +6,7 @@
 #   make torture    the long fault-injection run (RELIABILITY.md)
 #   make asan       build with ASan+UBSan into build/asan and run the suite there
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
-#   make ci         everything CI runs: check, asan, and a short fuzz run
+#   make ci         everything CI runs: check, check-loaded, asan, and a short fuzz run
 #   make bench      benchmarks (figures, never pass/fail): see BENCH.md
 #   make format     clang-format every C file in place (format-check: verify only)
 #   make install    install programs and scripts under $(PREFIX)
@@ -111,8 +111,11 @@ fuzz:
 	  tail -n 1 build/fuzz/$$t.log; \
 	done
 
+# check-loaded too (issue 8): the suite must not depend on timing; it passed
+# twice on the shared 2-core machine (558 s, 650 s at load ~9; RELIABILITY.md).
 ci:
 	$(MAKE) check
+	$(MAKE) check-loaded
 	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
