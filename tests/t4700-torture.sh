@@ -84,8 +84,11 @@ stop_all() {
 	[ -f "$T/prod.pid" ] && kill "$(cat "$T/prod.pid")" 2>/dev/null
 	[ -f "$T/sup.pid" ] && kill -TERM "$(supervisor)" 2>/dev/null
 	[ -f "$T/sup.pid" ] && wait_until 60 none_alive "$(supervisor)"
-	# whatever a killed supervisor left (only processes of this test)
-	for p in $(cat "$T/supervisors" 2>/dev/null) $(awk '{ print $1 }' "$T/run/stages.pid" 2>/dev/null); do
+	# whatever a killed supervisor left (only processes of this test): also
+	# a stage forked but not yet recorded in stages.pid when its supervisor
+	# was killed, still a copy of run-pipeline blocked opening a FIFO
+	for p in $(cat "$T/supervisors" 2>/dev/null) $(awk '{ print $1 }' "$T/run/stages.pid" 2>/dev/null) \
+		$(ps -eo pid=,args= | awk -v r="--run-dir $T/run " 'index($0 " ", r) { print $1 }'); do
 		ps -o args= -p "$p" 2>/dev/null | grep -qF -e "$T" -e "$BIN/" && kill -KILL "$p" 2>/dev/null
 	done
 	return 0
