@@ -6,7 +6,7 @@
 #   make torture    the long fault-injection run (RELIABILITY.md)
 #   make asan       build with ASan+UBSan into build/asan and run the suite there
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
-#   make ci         everything CI runs: check, asan, and a short fuzz run
+#   make ci         everything CI runs: check, check-loaded, asan, and a short fuzz run
 #   make bench      benchmarks (figures, never pass/fail): see BENCH.md
 #   make format     clang-format every C file in place (format-check: verify only)
 #   make install    install programs, scripts, sql/ and man pages under $(PREFIX)
@@ -111,7 +111,8 @@ asan:
 	  BIN=$(abspath build/asan/bin) TEST_BIN=$(abspath build/asan/test-bin) PL_SANITIZED=1 $(PROVE) -f tests/t*.sh
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
-# Sources the fuzz targets do not link (they need a server library).
+# Sources the fuzz targets do not link (they need a server library); a
+# target names what it needs of them in a " * fuzz-sources: FILES" line.
 FUZZ_EXCLUDE := common/pg/% common/http/% common/status/collect.c common/status/render.c \
   common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c \
   common/dom/erc8004/relay.c common/dom/erc8004/run.c
@@ -120,8 +121,9 @@ FUZZ_EXCLUDE += common/rpc/rpc_http.c common/rpc/rpc_follow.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \
-	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon \
-	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out $(FUZZ_EXCLUDE),$(ALL_LAYER_SRC)) -lgmp; \
+	  clang -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Icommon -I$(PG_INCLUDE) \
+	    -fsanitize=fuzzer,address,undefined -o build/fuzz/$$t fuzz/$$t.c $(filter-out $(FUZZ_EXCLUDE),$(ALL_LAYER_SRC)) \
+	    $$(sed -n 's/^ \* fuzz-sources: //p' fuzz/$$t.c) -lgmp; \
 	  mkdir -p build/fuzz/$$t-corpus; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
@@ -130,8 +132,11 @@ fuzz:
 	  tail -n 1 build/fuzz/$$t.log; \
 	done
 
+# check-loaded too (issue 8): the suite must not depend on timing; it passed
+# twice on the shared 2-core machine (558 s, 650 s at load ~9; RELIABILITY.md).
 ci:
 	$(MAKE) check
+	$(MAKE) check-loaded
 	$(MAKE) asan
 	$(MAKE) fuzz FUZZ_SECONDS=10
 
@@ -145,9 +150,12 @@ check-loaded: all
 # The long fault-injection run (tests/t4700-torture.sh with many cycles);
 # never part of make check, which runs the short version.
 TORTURE_CYCLES ?= 300
+# faults per set (each set of blocks ends with pl-verify clean)
+TORTURE_PER_SET ?= 20
 torture: all
 	BIN=$(abspath $(B)) TEST_BIN=$(abspath $(O)/test-bin) PL_TORTURE_CYCLES=$(TORTURE_CYCLES) \
-	  PL_TORTURE_BLOCKS=$$(( $(TORTURE_CYCLES) * 4 )) $(PROVE) -v tests/t4700-torture.sh
+	  PL_TORTURE_BLOCKS=$$(( $(TORTURE_CYCLES) * 4 )) PL_TORTURE_PER_SET=$(TORTURE_PER_SET) \
+	  $(PROVE) -v tests/t4700-torture.sh
 
 # Figures, never pass/fail (BENCH.md): ep-apply alone on 1M generated events,
 # then the live pipeline (latency at 100 blocks/s against the raw NOTIFY round

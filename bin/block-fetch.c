@@ -91,6 +91,7 @@ struct dev {
 	/* pl_prev: the work item just before this one (pg-listen); copied to the frame */
 	int has_prev, prev_none;
 	int64_t prev_driver, prev_seq;
+	int parsed; /* the line parsed: a failure now is data missing, not syntax */
 };
 
 static struct pgf fetch;
@@ -109,7 +110,7 @@ static _Noreturn void fail(const struct dev *d, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (pgc_quarantine_n(fetch.conn, pip_default_name(pipeline) ? pip_default_name(pipeline) : "pitchlake", "block-fetch",
-		    d->id < 0 ? "syntax" : "missing", d->id, d->seq, msg, cur_line, cur_len) < 0)
+		    d->parsed ? "missing" : "syntax", d->id, d->seq, msg, cur_line, cur_len) < 0)
 		warn("unable to record the driver event in pl_quarantine: %s", err_msg());
 	die_code(EXIT_DATAERR, "%s", msg);
 }
@@ -191,17 +192,8 @@ static int parse_dev(struct js *js, struct sb *tmp, const char *line, size_t len
 static void add_begin(struct sb *out, const struct dev *d, int64_t number, const char *hash, int64_t ts,
 	const struct sb *extra)
 {
-	sb_adds(out, "{\"op\":\"begin\",\"driver_id\":");
-	sb_add_i64(out, d->id);
-	sb_adds(out, ",\"seq\":");
-	sb_add_i64(out, d->seq);
-	sb_adds(out, ",\"type\":\"");
-	sb_adds(out, d->type);
-	sb_adds(out, "\",\"block_number\":");
-	sb_add_i64(out, number);
-	sb_adds(out, ",\"block_hash\":\"");
-	sb_adds(out, hash);
-	sb_adds(out, "\",\"timestamp\":");
+	fr_add_begin_named(out, d->id, d->seq, d->type, number, hash);
+	sb_adds(out, ",\"timestamp\":");
 	sb_add_i64(out, ts);
 	if (d->has_prev && d->prev_none) {
 		sb_adds(out, ",\"prev\":null");
@@ -214,7 +206,7 @@ static void add_begin(struct sb *out, const struct dev *d, int64_t number, const
 	}
 	if (extra && extra->len)
 		sb_add(out, extra->buf, extra->len);
-	sb_adds(out, "}\n");
+	fr_close_obj(out);
 }
 
 static void lookup(const struct dev *d, const char *hash, const char *what, struct pgf_block *b, int with_events)
@@ -348,6 +340,7 @@ int main(int argc, char **argv)
 		if (parse_dev(&js, &tmp, line, len, &d) < 0)
 			fail(&d, "unable to parse driver event at line %llu: %s",
 				(unsigned long long)lr.lineno, err_msg());
+		d.parsed = 1;
 		serve(&d, &frame);
 		if (stop)
 			break; /* SIGTERM while serving: the item is out, exit 0 */

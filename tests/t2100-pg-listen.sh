@@ -27,6 +27,18 @@ wait_lines() {
 	done
 }
 
+# wait_sql SQL: until the query prints t (up to 30 s)
+wait_sql() {
+	local i=0
+	until [ "$(pg_sql -c "$1" 2>/dev/null)" = t ]; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { echo "timed out waiting for: $1" >&2; return 1; }
+		sleep 0.1
+	done
+}
+# the listener connected, did its catch-up and waits (its backend idle)
+LISTENER_IDLE="SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'pg-listen' AND state = 'idle'"
+
 listener_pids() {
 	pg_sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg-listen'"
 }
@@ -120,7 +132,7 @@ test_expect_success 'more than one batch (1000 rows) is drained in order' '
 test_expect_success 'live: a NOTIFY wakes the listener (timer far away)' '
 	timeout 30 pg-listen --poll-interval 600000 --until-seq 3003 >live 2>err &
 	pid=$! &&
-	sleep 0.5 &&
+	wait_sql "$LISTENER_IDLE" &&
 	add_event 3001 StartBlock 0xa1 &&
 	wait_lines live 1 &&
 	add_event 3002 StartBlock 0xa2 &&
@@ -175,7 +187,7 @@ test_expect_success 'reconnects when the server restarts; nothing lost' '
 test_expect_success 'an idle listener survives heartbeats and still wakes up' '
 	timeout 30 pg-listen --heartbeat 1 --poll-interval 600000 --after-seq 5003 --until-seq 5004 >live 2>err &
 	pid=$! &&
-	sleep 2.5 &&
+	wait_sql "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = \$\$pg-listen\$\$ AND query LIKE \$\$%pg_listening_channels%\$\$" &&
 	add_event 5004 StartBlock 0xd1 &&
 	wait $pid &&
 	test "$(jq -r .sequence_index live)" = 5004 &&
@@ -185,7 +197,7 @@ test_expect_success 'an idle listener survives heartbeats and still wakes up' '
 test_expect_success 'SIGTERM: exit 0' '
 	timeout 30 pg-listen --after-seq 99999 >live 2>err &
 	pid=$! &&
-	sleep 0.5 &&
+	wait_sql "$LISTENER_IDLE" &&
 	kill -TERM $pid &&
 	wait $pid
 '
@@ -193,7 +205,7 @@ test_expect_success 'SIGTERM: exit 0' '
 test_expect_success 'SIGINT while idle in the timer wait: exit 0' '
 	timeout 30 pg-listen --poll-interval 600000 --after-seq 99999 >live 2>err &
 	pid=$! &&
-	sleep 0.5 &&
+	wait_sql "$LISTENER_IDLE" &&
 	kill -INT $pid &&
 	wait $pid
 '
@@ -205,22 +217,24 @@ test_expect_success 'a vanished reader ends pg-listen quietly (SIGPIPE)' '
 
 test_expect_success 'a reader that falls behind: the socket is still drained, and every event arrives once' '
 	mkfifo behind.fifo || return 1
-	{ sleep 5; cat; } <behind.fifo >got &
+	{ while [ ! -e reader.go ]; do sleep 0.1; done; cat; } <behind.fifo >got 2>/dev/null &
 	reader=$!
+	test_when_finished "touch reader.go"
 	timeout 60 pg-listen --poll-interval 60000 --after-seq 9000 --until-seq 12000 >behind.fifo 2>err &
 	pid=$! &&
 	for b in 0 1 2; do
 		pg_sql -c "INSERT INTO driver_events (sequence_index, type, block_hash)
 			SELECT 9000 + $b * 1000 + g, \$\$StartBlock\$\$, \$\$0x\$\$ || to_hex(g) FROM generate_series(1, 1000) g" || return 1
-		sleep 0.3
 	done &&
-	sleep 0.5 &&
+	# every notification read off the queue by the backend of the listener
+	wait_sql "SELECT pg_notification_queue_usage() = 0" &&
 	# Still blocked on stdout, pg-listen keeps reading its socket: its backend
 	# must not be stuck sending notifications (ClientWrite), which would hold
 	# back the shared notification queue.
 	pg_sql -c "SELECT coalesce(wait_event, \$\$none\$\$) FROM pg_stat_activity
 		WHERE application_name = \$\$pg-listen\$\$" >wait_event &&
 	cat wait_event && ! grep -q ClientWrite wait_event && test -s wait_event &&
+	touch reader.go &&
 	wait $pid && wait $reader &&
 	test "$(wc -l <got)" -eq 3000 &&
 	jq -r .sequence_index got >seqs && seq 9001 12000 >want && test_cmp want seqs

@@ -86,13 +86,13 @@ test_expect_success 'a frame naming the other pipeline'"'"'s table is refused' '
 
 test_expect_success 'each pipeline has its own writer lock: a second counter writer waits' '
 	test "$(checkpoint_of counter)" = "$(tail -n 1 rows | cut -f1)" &&
-	{ sleep 30 | pg-write --pipeline counter >/dev/null 2>w1.err & } &&
+	{ sleep 30 | pg-write --pipeline counter >/dev/null 2>w1.err & } && w1=$! &&
 	i=0 && while ! pg_sql -c "SELECT 1 FROM pg_locks WHERE locktype = \$\$advisory\$\$ AND granted" | grep -q 1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
 	timeout 2 pg-write --pipeline counter </dev/null 2>w2.err; test $? = 124 &&
 	grep -q "waiting as standby" w2.err &&
 	timeout 5 pg-write --pipeline pitchlake </dev/null 2>w3.err &&
 	! grep -q standby w3.err &&
-	pkill -f "pg-write --pipeline counter"; true
+	kill $w1; true
 '
 
 test_done

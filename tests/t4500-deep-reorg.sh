@@ -23,7 +23,7 @@ test_expect_success 'block-fetch names the whole reorg on every revert' '
 
 test_expect_success 'the supervisor stops with 65 on the deep reorg; none of its reverts committed' '
 	test_must_fail --code 65 run-pipeline --run-dir run --acks acks --finality 2 --once 2>log &&
-	grep -q "unable to revert a reorg of [0-9]* blocks: block 0x[0-9a-f]* (the [0-9]*. to revert) is not in the undo journal" log &&
+	grep -q "unable to revert a reorg of [0-9]* blocks: block 0x[0-9a-f]* (number [0-9]* of the [0-9]* to revert, newest first) is not in the undo journal" log &&
 	bad=$(pg_sql -c "SELECT driver_id FROM pl_quarantine WHERE kind = \$\$revert\$\$") &&
 	test -n "$bad" &&
 	prev=$(pg_sql -c "SELECT type FROM driver_events WHERE (sequence_index, id) < (SELECT sequence_index, id FROM driver_events WHERE id = $bad) ORDER BY sequence_index DESC, id DESC LIMIT 1") &&

@@ -171,10 +171,10 @@ static int check_reorg(struct dl *dl)
 				     "(deeper than the finality depth %llu); nothing of the reorg was applied",
 				dl->js.t[arr].n, hb, (unsigned long long)dl->finality);
 		if (!b)
-			return error("unable to revert a reorg of %u blocks: block %s (the %u. to revert) is not in the undo "
-				     "journal, which holds blocks %llu..%llu (deeper than the finality depth %llu); nothing of "
+			return error("unable to revert a reorg of %u blocks: block %s (number %u of the %u to "
+				     "revert, newest first) is not in the undo journal, which holds blocks %llu..%llu (deeper than the finality depth %llu); nothing of "
 				     "the reorg was applied",
-				dl->js.t[arr].n, hb, i + 1, (unsigned long long)lo, (unsigned long long)hi,
+				dl->js.t[arr].n, hb, i + 1, dl->js.t[arr].n, (unsigned long long)lo, (unsigned long long)hi,
 				(unsigned long long)dl->finality);
 		if (b->number >= prev_number)
 			return error("unable to revert a reorg of %u blocks: block %llu (%s) is not older than the block "

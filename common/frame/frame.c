@@ -60,12 +60,18 @@ const char *fr_kind_name(int kind)
 
 void fr_add_begin(struct sb *out, int64_t driver, int64_t seq, int kind, int64_t block, const char *hash)
 {
+	fr_add_begin_named(out, driver, seq, fr_kind_name(kind), block, hash);
+}
+
+void fr_add_begin_named(struct sb *out, int64_t driver, int64_t seq, const char *type, int64_t block,
+	const char *hash)
+{
 	sb_adds(out, "{\"op\":\"begin\",\"driver_id\":");
 	sb_add_i64(out, driver);
 	sb_adds(out, ",\"seq\":");
 	sb_add_i64(out, seq);
 	sb_adds(out, ",\"type\":\"");
-	sb_adds(out, fr_kind_name(kind));
+	sb_adds(out, type);
 	sb_adds(out, "\",\"block_number\":");
 	sb_add_i64(out, block);
 	sb_adds(out, ",\"block_hash\":\"");

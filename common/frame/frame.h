@@ -63,6 +63,9 @@ extern const char fr_kind_names[];
 /* {"op":"begin","driver_id":D,"seq":S,"type":"T","block_number":N,"block_hash":"H" -- open: the
  * caller may add fields, then calls fr_close_obj. */
 void fr_add_begin(struct sb *out, int64_t driver, int64_t seq, int kind, int64_t block, const char *hash);
+/* The same with the type's name as the input gave it (NewBlock stays NewBlock). */
+void fr_add_begin_named(struct sb *out, int64_t driver, int64_t seq, const char *type, int64_t block,
+	const char *hash);
 /* "}\n" */
 void fr_close_obj(struct sb *out);
 /* {"op":"end","driver_id":D}\n */

@@ -4,7 +4,8 @@
  * ids, block fields, the shape of body lines) before any statement is
  * built, so that a malformed line stops the program with the complete
  * frames before it still applied.  Lines are kept verbatim: pgw_stmt.c
- * parses the body lines again when it queues them.
+ * parses the body lines again when it queues them.  Nothing here calls
+ * libpq.
  */
 #include <errno.h>
 #include <poll.h>
@@ -49,6 +50,28 @@ const char *pgw_frame_line(const struct frame *f, size_t i, size_t *len)
 	return f->text.buf + f->loff[i];
 }
 
+/* The tables the input names, registered as they are first seen (looked up
+ * later, by pgw_stmt.c): here, so that the parsing half of the writer needs
+ * no server library (fuzz/fuzz-pgw-input.c links it alone). */
+struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create)
+{
+	for (int i = 0; i < w->ntabs; i++)
+		if (w->tabs[i]->namelen == n && !memcmp(w->tabs[i]->name, name, n))
+			return w->tabs[i];
+	if (!create)
+		return NULL;
+	if (w->ntabs == w->atabs) {
+		w->atabs = w->atabs ? w->atabs * 2 : 16;
+		w->tabs = xrealloc(w->tabs, (size_t)w->atabs * sizeof *w->tabs);
+	}
+	struct cat_table *t = xcalloc(1, sizeof *t);
+	t->name = xstrndup(name, n);
+	t->namelen = n;
+	t->id = w->ntabs;
+	w->tabs[w->ntabs++] = t;
+	return t;
+}
+
 /* ----------------------------------------------------------- input side */
 
 static int parse_err(struct pgw *w, const char *fmt, const char *arg)
@@ -81,11 +104,12 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		return parse_err(w, "%s", err_msg());
 	if (js->t[0].type != JS_OBJ)
 		return parse_err(w, "%s", "not a JSON object");
-	int op = js_get(js, 0, "op");
-	if (op < 0 || js->t[op].type != JS_STR)
-		return parse_err(w, "%s", "no \"op\" string");
-
-	if (js_str_eq(js, op, "begin")) {
+	int op = fr_op(js);
+	if (op < 0)
+		return parse_err(w, "%s (begin, put, del, undo, end)", err_msg());
+	if (op != FR_BEGIN && op != FR_END && op != FR_PUT && op != FR_DEL && op != FR_UNDO)
+		return parse_err(w, "op '%s' has no place in a delta frame (begin, put, del, undo, end)", fr_op_name(op));
+	if (op == FR_BEGIN) {
 		if (w->in_frame)
 			return parse_err(w, "%s", "begin line inside a frame (the previous frame has no end line)");
 		frame_reset(f);
@@ -133,7 +157,7 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		w->in_frame = 1;
 		return 0;
 	}
-	if (js_str_eq(js, op, "end")) {
+	if (op == FR_END) {
 		int64_t id;
 		if (!w->in_frame)
 			return parse_err(w, "%s", "end line outside a frame");
@@ -145,10 +169,7 @@ int pgw_take_line(struct pgw *w, const char *line, size_t len)
 		w->in_frame = 0;
 		return 1;
 	}
-	int is_put = js_str_eq(js, op, "put"), is_del = js_str_eq(js, op, "del");
-	int is_undo = js_str_eq(js, op, "undo");
-	if (!is_put && !is_del && !is_undo)
-		return parse_err(w, "%s", "unknown \"op\" (begin, put, del, undo, end)");
+	int is_put = op == FR_PUT, is_undo = op == FR_UNDO;
 	if (!w->in_frame)
 		return parse_err(w, "%s", "body line outside a frame");
 	int tab = js_get(js, 0, "table");

@@ -2,7 +2,7 @@
  * pgw_int.h -- the internals shared by the three files of the delta-frame
  * writer; not a public interface (that is pgwrite.h).
  *
- *   pgw_input.c  frame buffering, input lines -> validated frames
+ *   pgw_input.c  frame buffering, input lines -> validated frames (no libpq)
  *   pgw_stmt.c   per-table statements, frame -> queued statements in
  *                pipeline mode, journal entries, --verify-before
  *   pgwrite.c    lifecycle, transactions, quarantine, the read loop
@@ -191,13 +191,13 @@ struct pgw {
 int pgw_take_line(struct pgw *w, const char *line, size_t len);
 /* Line i of a buffered frame (without its '\n'). */
 const char *pgw_frame_line(const struct frame *f, size_t i, size_t *len);
+/* The table called name (n bytes); with create, registered (not looked up yet) when new. */
+struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create);
 /* Wait for input: 1 readable, 0 timed out, 2 asked to stop. */
 int pgw_wait_input(int fd, int stop_fd, volatile sig_atomic_t *stop, int timeout_ms);
 
 /* ------------------------------------------------------------ pgw_stmt.c */
 
-/* The table called name (n bytes); with create, registered (not looked up yet) when new. */
-struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create);
 /* Look up every table named by the batch that is not known yet (outside any transaction). */
 void pgw_resolve_tables(struct pgw *w);
 /* Die with 75 when the connection is gone, else 70. */

@@ -27,25 +27,6 @@
 
 /* -------------------------------------------------- per-table statements */
 
-struct cat_table *pgw_get_table(struct pgw *w, const char *name, size_t n, int create)
-{
-	for (int i = 0; i < w->ntabs; i++)
-		if (w->tabs[i]->namelen == n && !memcmp(w->tabs[i]->name, name, n))
-			return w->tabs[i];
-	if (!create)
-		return NULL;
-	if (w->ntabs == w->atabs) {
-		w->atabs = w->atabs ? w->atabs * 2 : 16;
-		w->tabs = xrealloc(w->tabs, (size_t)w->atabs * sizeof *w->tabs);
-	}
-	struct cat_table *t = xcalloc(1, sizeof *t);
-	t->name = xstrndup(name, n);
-	t->namelen = n;
-	t->id = w->ntabs;
-	w->tabs[w->ntabs++] = t;
-	return t;
-}
-
 static struct pgw_mt *table_mt(struct pgw *w, int id)
 {
 	if (id >= w->amt) {
