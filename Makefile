@@ -37,6 +37,8 @@ B ?= bin
 # The layers of common/, lowest first (docs/architecture.md): one static
 # library each; a layer uses only the layers below it (tests/t0100 checks).
 LAYERS := core num frame delta pg dom/pitchlake
+# Intuition (issue 11): its domain layer
+LAYERS += dom/intuition redis
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -58,6 +60,15 @@ pg-write_LIBS := $(LIBS_PG)
 pg-snapshot_LIBS := $(LIBS_PG)
 block-fetch_LIBS := $(LIBS_PGDOM)
 pg-produce_LIBS := $(LIBS_PGDOM)
+# Intuition (issue 11): ix-apply, ix-sim, redis-read, redis-ack
+LIBS_IX := $(call lib_of,dom/intuition) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+ix-apply_LIBS := $(LIBS_IX)
+ix-sim_LIBS := $(LIBS_IX)
+LIBS_REDIS := $(call lib_of,redis) $(call lib_of,frame) $(LIBS_CORE)
+redis-read_LIBS := $(LIBS_REDIS)
+redis-ack_LIBS := $(LIBS_REDIS)
+redis-read_LDLIBS := -lhiredis
+redis-ack_LDLIBS := -lhiredis
 # System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
@@ -96,6 +107,8 @@ asan:
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz-*.c))
 # Sources the fuzz targets do not link (they need a server library).
 FUZZ_EXCLUDE := common/pg/% common/dom/pitchlake/fetch.c common/dom/pitchlake/produce.c
+# Intuition (issue 11): the hiredis parts of common/redis
+FUZZ_EXCLUDE += common/redis/rconn.c common/redis/rread.c common/redis/rack.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \

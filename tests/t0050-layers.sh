@@ -16,6 +16,7 @@ allowed() {
 	pg) echo "core num frame pg" ;;
 	dom/*) echo "core num frame delta pg $1" ;;
 	tests) echo "core num frame delta" ;;
+	redis) echo "core num frame redis" ;;
 	esac
 }
 
@@ -43,6 +44,7 @@ test_expect_success 'every layer includes only itself and the layers below it' '
 		check_includes "dom/${d##*/}" "$d"/*.[ch] >>bad
 	done &&
 	check_includes tests "$SRC"/tests/counter/*.c >>bad &&
+	check_includes redis "$SRC"/common/redis/*.[ch] >>bad &&
 	test_cmp /dev/null bad
 '
 

@@ -34,6 +34,10 @@ demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
+ix-apply	bin	--state
+ix-sim	bin	--seed
+redis-read	bin	--group
+redis-ack	bin	--group
 '
 
 export BIN

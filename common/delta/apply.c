@@ -443,6 +443,7 @@ void dl_free(struct dl *dl)
 	sb_free(&dl->tmp);
 	sb_free(&dl->tmp2);
 	sb_free(&dl->undo);
+	dl_texts_free(dl);
 	free(dl);
 }
 
