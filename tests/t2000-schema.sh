@@ -55,7 +55,7 @@ test_expect_success 'unreachable server is unavailable (69)' '
 test_expect_success 'state tables have the documented columns in order' '
 	pg_sql -c "SELECT c.relname || \$\$:\$\$ || string_agg(a.attname, \$\$,\$\$ ORDER BY a.attnum)
 		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-		WHERE c.relname IN (SELECT table_name FROM pl_state_tables) AND c.relkind = \$\$r\$\$
+		WHERE c.relname IN (SELECT table_name FROM pl_state_tables WHERE pipeline = \$\$pitchlake\$\$) AND c.relkind = \$\$r\$\$
 		GROUP BY c.relname ORDER BY c.relname" >out &&
 	cat >expect <<-\EOT &&
 	Bids:buyer_address,round_address,bid_id,tree_nonce,amount,price
@@ -234,7 +234,7 @@ test_expect_success 'no historic log triggers; Queued_Liquidity FK is deferred' 
 '
 
 test_expect_success 'pl_state_tables lists the tables ep-apply owns' '
-	pg_sql -c "SELECT table_name FROM pl_state_tables ORDER BY table_name COLLATE \"C\"" >out &&
+	pg_sql -c "SELECT table_name FROM pl_state_tables WHERE pipeline = \$\$pitchlake\$\$ ORDER BY table_name COLLATE \"C\"" >out &&
 	printf "%s\n" Bids Liquidity_Providers Liquidity_Providers_Historic Option_Buyers \
 		Option_Rounds Queued_Liquidity VaultStates Vault_Historic pl_lp_round_liquidity pl_vault_cursor >expect &&
 	test_cmp expect out
