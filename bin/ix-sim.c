@@ -25,6 +25,7 @@ static const char usage[] =
 	"  --chunk N       events per message at most (default 40)\n"
 	"  --stream NAME   the stream (default intuition)\n"
 	"  --first-ms N    records: the first id is N+1-0 (default 1000)\n"
+	"  --reorgs N      about N reorgs: orphan blocks, then __rindexer_reorg (default 0)\n"
 	"  --resp          write redis-cli --pipe commands (XADD NAME * payload JSON)\n"
 	"  --model FILE    write the model: the rows the base and analytics tables must hold\n"
 	"  -h, --help      this text\n"
@@ -37,12 +38,13 @@ enum { O_SEED = OPT_LONG,
 	O_STREAM,
 	O_FIRST,
 	O_RESP,
-	O_MODEL };
+	O_MODEL,
+	O_REORGS };
 static const struct option longopts[] = {{"seed", required_argument, NULL, O_SEED},
 	{"blocks", required_argument, NULL, O_BLOCKS}, {"accounts", required_argument, NULL, O_ACCOUNTS},
 	{"chunk", required_argument, NULL, O_CHUNK}, {"stream", required_argument, NULL, O_STREAM},
 	{"first-ms", required_argument, NULL, O_FIRST}, {"resp", no_argument, NULL, O_RESP},
-	{"model", required_argument, NULL, O_MODEL}, {NULL, 0, NULL, 0}};
+	{"model", required_argument, NULL, O_MODEL}, {"reorgs", required_argument, NULL, O_REORGS}, {NULL, 0, NULL, 0}};
 
 int main(int argc, char **argv)
 {
@@ -74,6 +76,9 @@ int main(int argc, char **argv)
 			break;
 		case O_RESP:
 			o.resp = 1;
+			break;
+		case O_REORGS:
+			o.reorgs = opt_u64("--reorgs", optarg, 0, 1000000);
 			break;
 		case O_MODEL:
 			model = opt_str("--model", optarg);

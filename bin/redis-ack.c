@@ -16,13 +16,13 @@ static const char usage[] =
 	"       redis-ack --skip ID [options] STREAM\n"
 	"Reads pg-write's ack lines ({\"op\":\"ack\",\"driver_id\":D,\"seq\":S}) on stdin and, once they are\n"
 	"there (after COMMIT), XACKs in group GROUP every pending entry of STREAM up to the message id of\n"
-	"S (MS-N with S = MS * 2^20 + N): the pipeline's checkpoint orders the stream, so everything up\n"
+	"S (MS-N with S = MS * 2^16 + N): the pipeline's checkpoint orders the stream, so everything up\n"
 	"to S is applied -- including entries re-delivered after a crash and skipped as already applied.\n"
 	"--skip ID: the explicit way past a message the pipeline refused (a poison message): copies it to\n"
 	"the dead-letter stream with reason 'skipped' and XACKs it; the next start goes on after it.\n"
 	"\n"
 	"  -u, --url URL           redis://HOST:PORT (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
-	"  -s, --socket PATH       a Unix socket instead\n"
+	"  -s, --socket PATH       a Unix socket instead (default $REDIS_SOCKET)\n"
 	"  -g, --group NAME        consumer group (default $CONSUMER_GROUP, else postgres-sync)\n"
 	"      --dead-letter NAME  dead-letter stream (default STREAM:dead)\n"
 	"      --skip ID           skip message ID (see above) and exit\n"
@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 	const char *skip = NULL;
 	o.url = getenv("REDIS_URL") && *getenv("REDIS_URL") ? getenv("REDIS_URL") : NULL;
 	o.group = getenv("CONSUMER_GROUP") && *getenv("CONSUMER_GROUP") ? getenv("CONSUMER_GROUP") : "postgres-sync";
+	o.socket = getenv("REDIS_SOCKET") && *getenv("REDIS_SOCKET") ? getenv("REDIS_SOCKET") : NULL;
 	o.stop = &stop;
 	struct opt op;
 	opt_init(&op, argc, argv, longopts, "u:s:g:", usage);
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	io_init_stdout();
 	int r = skip ? rack_skip(&o, skip) : rack_run(&o);
 	opt_free(&op);
 	return r;

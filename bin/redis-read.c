@@ -19,7 +19,7 @@ static const char usage[] =
 	"       redis-read --replay FILE\n"
 	"Joins consumer group GROUP on STREAM (XGROUP CREATE ... MKSTREAM), and writes one event frame per\n"
 	"message on stdout (docs/formats.md, \"Redis sources\"): the frame's driver_id and seq are the\n"
-	"message id MS-N as MS * 2^20 + N, its events the message's event_data array in order; a\n"
+	"message id MS-N as MS * 2^16 + N, its events the message's event_data array in order; a\n"
 	"__rindexer_reorg message becomes a RevertBlock frame with fork_block.  One consumer of a group\n"
 	"reads at a time (a lease in Redis, STREAM:GROUP:lease); others wait as standbys.  On taking the\n"
 	"lease it claims the pending entries of consumers gone for --claim-idle (XAUTOCLAIM), re-reads its\n"
@@ -29,12 +29,13 @@ static const char usage[] =
 	"stops the source (exit 65, naming the stream and id); redis-ack --skip ID moves past it.\n"
 	"\n"
 	"  -u, --url URL           redis://HOST:PORT (default $REDIS_URL, else redis://127.0.0.1:6379)\n"
-	"  -s, --socket PATH       a Unix socket instead\n"
+	"  -s, --socket PATH       a Unix socket instead (default $REDIS_SOCKET)\n"
 	"  -g, --group NAME        consumer group (default $CONSUMER_GROUP, else postgres-sync)\n"
-	"  -c, --consumer NAME     consumer name (default $CONSUMER_NAME, else consumer-HOST-PID)\n"
+	"  -c, --consumer NAME     consumer name (default $CONSUMER_NAME, else consumer-HOST)\n"
 	"      --count N           messages per read (default $BATCH_SIZE, else 100)\n"
 	"      --block MS          XREADGROUP BLOCK time (default 1000)\n"
-	"      --claim-idle MS     claim pending entries idle this long (default 60000)\n"
+	"      --claim-idle MS     on taking the lease, claim others' pending entries idle this long\n"
+	"                          (default 0: the lease says their consumers are gone)\n"
 	"      --lease MS          the lease's time to live (default 10000)\n"
 	"      --dead-letter NAME  dead-letter stream (default STREAM:dead)\n"
 	"      --reject-file FILE  append a reject line for a bad message (the supervisor quarantines it)\n"
@@ -80,13 +81,14 @@ int main(int argc, char **argv)
 	struct rread_opts o = {0};
 	const char *replay = NULL;
 	o.url = env("REDIS_URL", NULL);
+	o.socket = env("REDIS_SOCKET", NULL);
 	o.group = env("CONSUMER_GROUP", "postgres-sync");
 	o.consumer = env("CONSUMER_NAME", NULL);
 	o.count = 100;
 	if (getenv("BATCH_SIZE"))
 		o.count = opt_u64("$BATCH_SIZE", getenv("BATCH_SIZE"), 1, 100000);
 	o.block_ms = 1000;
-	o.claim_idle_ms = 60000;
+	o.claim_idle_ms = 0;
 	o.lease_ms = 10000;
 	o.stop = &stop;
 	struct opt op;
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
 	if (!o.consumer) {
 		char host[64] = "host";
 		gethostname(host, sizeof host - 1);
-		snprintf(consumer, sizeof consumer, "consumer-%s-%ld", host, (long)getpid());
+		snprintf(consumer, sizeof consumer, "consumer-%s", host);
 		o.consumer = consumer;
 	}
 	static char dead[300];

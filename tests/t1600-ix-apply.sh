@@ -82,4 +82,39 @@ test_expect_success 'redis-read --replay refuses a message that is not a rindexe
 	grep -q "message 5-0 of stream s" err
 '
 
+test_expect_success 'reorgs (orphan blocks, then __rindexer_reorg): the state equals the model' '
+	"$BIN/ix-sim" --seed 4 --blocks 400 --reorgs 10 --model rmodel >rrec &&
+	grep -q __rindexer_reorg rrec &&
+	"$BIN/redis-read" --replay rrec >rframes &&
+	grep -q "\"type\":\"RevertBlock\",.*\"fork_block\":[0-9]*,\"stream\"" rframes &&
+	"$BIN/ix-apply" --dump-state rdump <rframes >rdeltas &&
+	test "$(grep -c "\"op\":\"begin\".*RevertBlock" rdeltas)" -gt 5 &&
+	ix_project rmodel rdump >got && ix_model_sorted rmodel >exp && test -s exp && test_cmp exp got
+'
+
+test_expect_success 'a reorg reverts every block above fork_block exactly, aggregates included' '
+	"$BIN/ix-apply" --finality 100000 --dump-state d1 <"$SRC/tests/data/ix-small.frames" >/dev/null &&
+	TI7=$(echo "$TI" | sed "s/0x6/0x7/g; s/\"block_number\":6/\"block_number\":7/") &&
+	printf "%s\n" "{\"op\":\"begin\",\"driver_id\":20,\"seq\":20,\"type\":\"CatchupVault\",\"block_number\":7,\"block_hash\":\"0x7\"}" \
+		"{\"op\":\"event\",\"block_number\":7,\"block_hash\":\"0x7\",\"event_name\":\"Deposited\",\"data\":{\"sender\":\"0xab\",\"receiver\":\"0xab\",\"termId\":\"0x03\",\"curveId\":\"1\",\"assets\":\"5\",\"assetsAfterFees\":\"5\",\"shares\":\"5\",\"totalShares\":\"5\",\"vaultType\":1,$TI7}}" \
+		"{\"op\":\"end\",\"driver_id\":20}" \
+		"{\"op\":\"begin\",\"driver_id\":30,\"seq\":30,\"type\":\"RevertBlock\",\"block_number\":5,\"block_hash\":\"0x0\",\"fork_block\":5}" \
+		"{\"op\":\"end\",\"driver_id\":30}" >extra &&
+	"$BIN/ix-apply" --finality 100000 --state d1 --dump-state d2 <extra >out &&
+	grep -q "\"op\":\"put\",\"table\":\"triple_term\"" out &&
+	grep -q "\"op\":\"del\",\"table\":\"position\"" out &&
+	grep -v checkpoint d1 >x && grep -v checkpoint d2 >y && test_cmp x y
+'
+
+test_expect_success 'a reorg deeper than the undo journal fails closed (65, revert), nothing written' '
+	printf "%s\n" "{\"op\":\"begin\",\"driver_id\":20,\"seq\":20,\"type\":\"CatchupVault\",\"block_number\":40,\"block_hash\":\"0x40\"}" \
+		"{\"op\":\"end\",\"driver_id\":20}" >far &&
+	"$BIN/ix-apply" --finality 4 --state d1 --dump-state d3 <far >/dev/null &&
+	printf "%s\n" "{\"op\":\"begin\",\"driver_id\":30,\"seq\":30,\"type\":\"RevertBlock\",\"block_number\":3,\"block_hash\":\"0x0\",\"fork_block\":3}" \
+		"{\"op\":\"end\",\"driver_id\":30}" >deep &&
+	rm -f rej && test_must_fail --code 65 "$BIN/ix-apply" --finality 4 --state d3 --reject-file rej <deep >out 2>err &&
+	test_cmp /dev/null out && grep -q "blocks up to 36 are final" err &&
+	jq -e ".kind == \"revert\"" rej >/dev/null
+'
+
 test_done

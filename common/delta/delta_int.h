@@ -77,6 +77,7 @@ struct dl {
 	struct sb tmp, tmp2;
 	struct dl_stats st;
 	int err_kind;	   /* enum fr_reject_kind of the last error */
+	int64_t fork;	   /* a RevertBlock frame with fork_block: revert every block above it, else -1 */
 	struct hmap texts; /* dl_text's copies (struct dl_textrec) */
 	int texts_init;
 };

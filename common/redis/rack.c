@@ -6,7 +6,8 @@
  * applied: redis-ack XACKs every pending entry of the group up to it
  * (XPENDING - S), which also retires entries that were re-delivered after
  * a crash and skipped downstream.  Acks are batched: all lines available
- * are read, then the highest one is acked.
+ * are read, then the highest one is acked, then the lines are passed on to
+ * stdout (run-pipeline's --acks).
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -60,6 +61,7 @@ int rack_run(const struct rack_opts *o)
 	lr_init(&lr, 0, 1u << 20);
 	js_init(&js);
 	int64_t best = -1, done_upto = -1;
+	struct sb pass = SB_INIT; /* the ack lines of the batch, passed on once XACKed */
 	int exit_code = 0;
 	for (;;) {
 		char *line;
@@ -73,6 +75,8 @@ int rack_run(const struct rack_opts *o)
 					(unsigned long long)lr.lineno);
 			if (seq > best)
 				best = seq;
+			sb_add(&pass, line, len);
+			sb_addc(&pass, '\n');
 		}
 		if (g == LR_ETOOLONG)
 			die_code(65, "unable to read the ack at line %llu: %s", (unsigned long long)lr.lineno + 1, err_msg());
@@ -85,6 +89,10 @@ int rack_run(const struct rack_opts *o)
 				break;
 			done_upto = best;
 		}
+		if (pass.len) {
+			io_out(pass.buf, pass.len);
+			sb_reset(&pass);
+		}
 		if (lr.eof || *o->stop)
 			break;
 		struct pollfd p = {0, POLLIN, 0};
@@ -95,6 +103,7 @@ int rack_run(const struct rack_opts *o)
 	}
 	lr_free(&lr);
 	js_free(&js);
+	sb_free(&pass);
 	rc_close(&rc);
 	return exit_code;
 }

@@ -27,12 +27,12 @@ int rdx_id_to_seq(const char *id, size_t n, int64_t *seq)
 	uint64_t ms = 0, k = 0;
 	size_t i = 0;
 	for (; i < n && id[i] >= '0' && id[i] <= '9'; i++) {
-		if (ms > (1ULL << 42))
+		if (ms > (1ULL << 43))
 			break;
 		ms = ms * 10 + (uint64_t)(id[i] - '0');
 	}
-	if (i == 0 || i >= n || id[i] != '-' || ms >= (1ULL << 42))
-		return error("message id '%.*s' is not MS-N with MS below 2^42", (int)(n > 40 ? 40 : n), id);
+	if (i == 0 || i >= n || id[i] != '-' || ms >= (1ULL << 43))
+		return error("message id '%.*s' is not MS-N with MS below 2^43", (int)(n > 40 ? 40 : n), id);
 	size_t j = ++i;
 	for (; i < n && id[i] >= '0' && id[i] <= '9' && k < (1ULL << RDX_SEQ_BITS); i++)
 		k = k * 10 + (uint64_t)(id[i] - '0');

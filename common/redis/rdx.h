@@ -11,8 +11,8 @@
 
 #include "core/io.h"
 
-/* Message id "MS-N" <-> the frame's seq (and driver_id): MS * 2^20 + N. */
-#define RDX_SEQ_BITS 20
+/* Message id "MS-N" <-> the frame's seq (and driver_id): MS * 2^16 + N. */
+#define RDX_SEQ_BITS 16
 int rdx_id_to_seq(const char *id, size_t n, int64_t *seq);
 void rdx_seq_to_id(int64_t seq, char out[32]);
 

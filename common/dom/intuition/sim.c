@@ -549,6 +549,52 @@ static void model_dump(FILE *m)
 	mpz_clears(mc, wad, sum_a, sum_m, NULL);
 }
 
+/*
+ * Blocks F+1..F+d of a fork that rindexer saw and then reorged away: valid
+ * events against the state at F (new atoms, deposits into existing vaults,
+ * prices) that change nothing of the contract's own state, then the
+ * __rindexer_reorg message.  The canonical blocks F+1.. follow.
+ */
+static void orphan_blocks(const struct ix_sim_opts *o, FILE *out, uint64_t f, uint64_t d, uint64_t forkno)
+{
+	for (uint64_t b = f + 1; b <= f + d; b++) {
+		uint64_t log = 0;
+		for (int k = 0; k < 3; k++) {
+			h32 tx = rand_h32();
+			char id[67], who[43], a2[43];
+			hex_of(accounts[below(o->accounts)].b + 12, 20, who);
+			if (k == 0) {
+				h32 t = rand_h32();
+				hex_of(t.b, 32, id);
+				hex_of(rand_h32().b + 12, 20, a2);
+				emit(0, b, log++, tx,
+					fmt("\"creator\":\"%s\",\"termId\":\"%s\",\"atomData\":\"6f727068616e\",\"atomWallet\":\"%s\"",
+						who, id, a2));
+				continue;
+			}
+			struct trm *t = &terms[below(nterms)];
+			int c = 1 + (int)below(NCURVES);
+			hex_of(t->id.b, 32, id);
+			emit(2, b, log++, tx,
+				fmt("\"sender\":\"%s\",\"receiver\":\"%s\",\"termId\":\"%s\",\"curveId\":\"%d\",\"assets\":\"777\","
+				    "\"assetsAfterFees\":\"770\",\"shares\":\"770\",\"totalShares\":\"99999\",\"vaultType\":%s",
+					who, who, id, c, vt_num(t->kind)));
+			emit(4, b, log++, tx,
+				fmt("\"termId\":\"%s\",\"curveId\":\"%d\",\"sharePrice\":\"3000000000000000000\",\"totalAssets\":\"123456\","
+				    "\"totalShares\":\"99999\",\"vaultType\":%s",
+					id, c, vt_num(t->kind)));
+		}
+	}
+	flush_range(o, out, f + 1, f + d, forkno);
+	char *p = fmt("{\"event_name\":\"__rindexer_reorg\",\"event_signature_hash\":\"0x0\",\"event_data\":[{\"type\":\"reorg\","
+		      "\"network\":\"base_sepolia\",\"fork_block\":%llu,\"depth\":%llu,\"events_deleted\":0,"
+		      "\"affected_tx_hashes\":[],\"affected_events\":[]}],\"network\":\"base_sepolia\","
+		      "\"message_id\":\"rindexer_stream__reorg-%llu\"}",
+		(unsigned long long)f, (unsigned long long)d, (unsigned long long)forkno);
+	put_message(o, out, p);
+	free(p);
+}
+
 int ix_sim_run(const struct ix_sim_opts *o, FILE *out)
 {
 	rng_s = o->seed * 0x9e3779b97f4a7c15ULL + 0x1234567ULL;
@@ -557,7 +603,7 @@ int ix_sim_run(const struct ix_sim_opts *o, FILE *out)
 	accounts = xcalloc(o->accounts, sizeof *accounts);
 	for (uint64_t i = 0; i < o->accounts; i++)
 		accounts[i] = rand_h32();
-	uint64_t b = 1;
+	uint64_t b = 1, forks = 0;
 	while (b <= o->blocks) {
 		uint64_t hi = b + below(3);
 		if (hi > o->blocks)
@@ -566,6 +612,8 @@ int ix_sim_run(const struct ix_sim_opts *o, FILE *out)
 			sim_block(o, x);
 		flush_range(o, out, b, hi, 0);
 		b = hi + 1;
+		if (o->reorgs && b <= o->blocks && nterms > 3 && below(o->blocks) < 2 * o->reorgs)
+			orphan_blocks(o, out, hi, 1 + below(4), ++forks);
 	}
 	if (o->model)
 		model_dump(o->model);
