@@ -21,7 +21,8 @@ static const char usage[] =
 	"message on stdout (docs/formats.md, \"Redis sources\"): the frame's driver_id and seq are the\n"
 	"message id MS-N as MS * 2^16 + N, its events the message's event_data array in order; a\n"
 	"__rindexer_reorg message becomes a RevertBlock frame with fork_block.  One consumer of a group\n"
-	"reads at a time (a lease in Redis, STREAM:GROUP:lease); others wait as standbys.  On taking the\n"
+	"reads at a time (a lease in Redis, STREAM:GROUP:lease); others wait as standbys (a standby that\n"
+	"takes the lease exits 75: the formation restarts from a fresh snapshot).  On taking the\n"
 	"lease it claims the pending entries of consumers gone for --claim-idle (XAUTOCLAIM), re-reads its\n"
 	"pending entries in id order, then blocks for new ones (XREADGROUP ... BLOCK).  Nothing is kept on\n"
 	"disk: what was applied already is skipped downstream by the pipeline's checkpoint.  Reconnects\n"
@@ -44,7 +45,7 @@ static const char usage[] =
 	"  -h, --help              this text\n"
 	"      --version           the version\n"
 	"STREAM defaults to the first of $REDIS_STREAMS.  Exit: 0 stopped (SIGTERM/SIGINT) or drained,\n"
-	"64 usage, 65 bad message, 70 Redis refused a command, 75 output closed.\n";
+	"64 usage, 65 bad message, 70 Redis refused a command, 75 output closed or the lease taken over.\n";
 
 enum { O_COUNT = OPT_LONG,
 	O_BLOCK,
@@ -178,6 +179,6 @@ int main(int argc, char **argv)
 	io_close_stdout();
 	opt_free(&op);
 	if (r)
-		die_code(r, "stopped on a bad message of stream %s", o.stream);
+		die_code(r, "%s", err_msg());
 	return 0;
 }

@@ -38,6 +38,7 @@ ix-apply	bin	--state
 ix-sim	bin	--seed
 redis-read	bin	--group
 redis-ack	bin	--group
+demo-intuition	scripts	--blocks
 '
 
 export BIN

@@ -152,8 +152,13 @@ int rread_run(const struct rread_opts *o)
 		}
 		if (*o->stop || held < 0)
 			continue;
-		if (waited)
-			note("took the lease %s", key);
+		if (waited) {
+			/* The downstream state was taken while another consumer was
+			 * active: it is stale.  Keep the lease and let the supervisor
+			 * start the formation again from a fresh snapshot. */
+			rc_close(&rc);
+			die_code(75, "took the lease %s from a consumer that is gone: restart from a fresh snapshot", key);
+		}
 		/* the pending entries of consumers that are gone, then our own */
 		const char *ac[] = {"XAUTOCLAIM", o->stream, o->group, o->consumer, idle, "0-0", "COUNT", "10000", "JUSTID"};
 		r = rc_cmd(&rc, 9, ac, NULL, NULL);

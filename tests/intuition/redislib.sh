@@ -24,7 +24,7 @@ redis_start() {
 		</dev/null >/dev/null 2>&1 &
 	echo $! >"$REDIS_DIR/pid"
 	echo "$aof" >"$REDIS_DIR/aof"
-	[ -n "${_in_test_body:-}" ] || [ -n "${_redis_cleanup:-}" ] || { test_when_finished "redis_stop -9"; _redis_cleanup=1; }
+	[ -n "${_in_test_body:-}" ] || [ -n "${_redis_cleanup:-}" ] || { test_when_finished "redis_stop"; _redis_cleanup=1; }
 	local i=0
 	while ! rcli PING 2>/dev/null | grep -q PONG; do
 		i=$((i + 1))
