@@ -39,6 +39,7 @@ ix-sim	bin	--seed
 redis-read	bin	--group
 redis-ack	bin	--group
 demo-intuition	scripts	--blocks
+bench-intuition	scripts	--blocks
 '
 
 export BIN
