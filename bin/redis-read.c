@@ -145,7 +145,10 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			die_errno(66, "unable to open %s", replay);
 		int r = rread_replay(fd);
+		if (fd > 0)
+			close(fd);
 		io_close_stdout();
+		opt_free(&op);
 		return r;
 	}
 	static char streams[256], consumer[128];

@@ -617,5 +617,21 @@ int ix_sim_run(const struct ix_sim_opts *o, FILE *out)
 	}
 	if (o->model)
 		model_dump(o->model);
+	/* everything back (the model is written) */
+	for (size_t i = 0; i < nterms; i++)
+		for (int c = 0; c <= NCURVES; c++)
+			mpz_clears(terms[i].v[c].shares, terms[i].v[c].assets, terms[i].v[c].price, NULL);
+	while (positions) {
+		struct pos *n = positions->next;
+		mpz_clears(positions->shares, positions->dep, positions->red, NULL);
+		free(positions);
+		positions = n;
+	}
+	free(terms);
+	free(triples);
+	free(evs);
+	free(accounts);
+	terms = NULL, triples = NULL, evs = NULL, accounts = NULL;
+	nterms = capterms = ntriples = captriples = nevs = capevs = 0;
 	return 0;
 }
