@@ -39,6 +39,8 @@ B ?= bin
 LAYERS := core num frame delta pg http status dom/pitchlake dom/erc8004
 # StakeVault (issue 13): the JSON-RPC source layer and the domain.
 LAYERS += rpc dom/stakevault
+# Intuition (issue 11): its domain layer and the Redis source layer
+LAYERS += dom/intuition redis
 lib_of = $(O)/lib$(subst /,-,$(1)).a
 LAYER_SRC = $(wildcard common/$(1)/*.c)
 LAYER_OBJ = $(patsubst %.c,$(O)/%.o,$(call LAYER_SRC,$(1)))
@@ -66,6 +68,15 @@ job-relay_LIBS := $(call lib_of,dom/erc8004) $(LIBS_PG)
 action-run_LIBS := $(call lib_of,dom/erc8004) $(LIBS_PG)
 job-relay_LDLIBS := -lpq -lhiredis
 action-run_LDLIBS := -lpq -lcurl
+# Intuition (issue 11): ix-apply, ix-sim, redis-read, redis-ack
+LIBS_IX := $(call lib_of,dom/intuition) $(call lib_of,delta) $(call lib_of,frame) $(LIBS_CORE)
+ix-apply_LIBS := $(LIBS_IX)
+ix-sim_LIBS := $(LIBS_IX)
+LIBS_REDIS := $(call lib_of,redis) $(call lib_of,frame) $(LIBS_CORE)
+redis-read_LIBS := $(LIBS_REDIS)
+redis-ack_LIBS := $(LIBS_REDIS)
+redis-read_LDLIBS := -lhiredis
+redis-ack_LDLIBS := -lhiredis
 # System libraries beyond GMP, per program (PROG_LDLIBS).
 PG_PROGS := pg-listen pg-write pg-snapshot block-fetch pg-produce
 $(foreach p,$(PG_PROGS),$(eval $(p)_LDLIBS += -lpq))
@@ -118,6 +129,8 @@ FUZZ_EXCLUDE := common/pg/% common/http/% common/status/collect.c common/status/
   common/dom/erc8004/relay.c common/dom/erc8004/run.c
 # StakeVault: the libcurl client
 FUZZ_EXCLUDE += common/rpc/rpc_http.c common/rpc/rpc_follow.c
+# Intuition (issue 11): the hiredis parts of common/redis
+FUZZ_EXCLUDE += common/redis/rconn.c common/redis/rread.c common/redis/rack.c
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz; \

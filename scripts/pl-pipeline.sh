@@ -4,8 +4,9 @@
 #
 # pl_load_pipeline NAME CONFIG: read CONFIG, else scripts/pipelines/NAME.conf,
 # else scripts/pipelines/default.conf, into PIPELINE, FETCH, FETCH_USES_DB
-# and APPLY, and SOURCE, SOURCE_USES_DB (a source instead of pg-listen, for
-# a pipeline without a work table: rpc-listen; FETCH may then be empty); set config (the file read) and pipeline (NAME, else the file's
+# and APPLY (and, for a pipeline without a work table, SOURCE instead of
+# pg-listen, SOURCE_USES_DB, SOURCE_REJECTS and ACK; FETCH may then be empty);
+# set config (the file read) and pipeline (NAME, else the file's
 # PIPELINE); a stage that is one of our programs runs from $BIN.  Returns 1
 # with the reason in pl_pipeline_error when the file is unreadable or does
 # not set PIPELINE, FETCH and APPLY (the callers exit 78).
@@ -18,16 +19,18 @@ pl_load_pipeline() {
 		pl_pipeline_error="unable to read pipeline configuration '$config'"
 		return 1
 	fi
-	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=() SOURCE=() SOURCE_USES_DB=0
+	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=() SOURCE=() SOURCE_USES_DB=0 SOURCE_REJECTS=0 ACK=()
 	# shellcheck source=pipelines/pitchlake.conf
 	. "$config"
 	[ -n "$pipeline" ] || pipeline=$PIPELINE
+	# SOURCE (instead of pg-listen) may stand for FETCH: redis-read writes event frames
 	if [ -z "$pipeline" ] || { [ ${#FETCH[@]} -eq 0 ] && [ ${#SOURCE[@]} -eq 0 ]; } || [ ${#APPLY[@]} -eq 0 ]; then
 		pl_pipeline_error="'$config' must set PIPELINE, FETCH (or SOURCE) and APPLY"
 		return 1
 	fi
-	[ ${#SOURCE[@]} -gt 0 ] && [ -x "$BIN/${SOURCE[0]}" ] && SOURCE[0]=$BIN/${SOURCE[0]}
 	[ ${#FETCH[@]} -gt 0 ] && [ -x "$BIN/${FETCH[0]}" ] && FETCH[0]=$BIN/${FETCH[0]}
 	[ -x "$BIN/${APPLY[0]}" ] && APPLY[0]=$BIN/${APPLY[0]}
+	[ ${#SOURCE[@]} -gt 0 ] && [ -x "$BIN/${SOURCE[0]}" ] && SOURCE[0]=$BIN/${SOURCE[0]}
+	[ ${#ACK[@]} -gt 0 ] && [ -x "$BIN/${ACK[0]}" ] && ACK[0]=$BIN/${ACK[0]}
 	return 0
 }

@@ -19,6 +19,7 @@ allowed() {
 	http) echo "core http" ;;
 	status) echo "core num frame pg http status" ;;
 	tests) echo "core num frame delta" ;;
+	redis) echo "core num frame redis" ;;
 	esac
 }
 
@@ -46,6 +47,7 @@ test_expect_success 'every layer includes only itself and the layers below it' '
 		check_includes "dom/${d##*/}" "$d"/*.[ch] >>bad
 	done &&
 	check_includes tests "$SRC"/tests/counter/*.c >>bad &&
+	check_includes redis "$SRC"/common/redis/*.[ch] >>bad &&
 	test_cmp /dev/null bad
 '
 

@@ -46,6 +46,12 @@ demo-stakevault	scripts	--developers
 bench-stakevault	scripts	--logs
 rpc-listen	bin	--rpc-url
 stake-apply	bin	--state
+ix-apply	bin	--state
+ix-sim	bin	--seed
+redis-read	bin	--group
+redis-ack	bin	--group
+demo-intuition	scripts	--blocks
+bench-intuition	scripts	--blocks
 '
 
 export BIN

@@ -216,14 +216,25 @@ static int frame_begin(struct dl *dl)
 		      (uint64_t)dl->f_block + dl->finality <= (uint64_t)head;
 	dl->in_frame = 1;
 	dl->multi = dl->kind == FR_KIND_RANGE;
+	dl->fork = -1;
+	int fk = dl->kind == FR_KIND_REVERT ? js_get(&dl->js, 0, "fork_block") : -1;
+	if (fk >= 0 && js_u63(&dl->js, fk, &dl->fork) < 0)
+		return error("field 'fork_block' is not a non-negative integer");
 	if (dl->have_cp && (dl->f_seq < dl->cp_seq || (dl->f_seq == dl->cp_seq && dl->f_driver <= dl->cp_driver))) {
 		dl->skipping = 1;
 		return 0;
 	}
 	if (check_prev(dl) < 0)
 		return -1;
-	if (dl->kind == FR_KIND_REVERT && check_reorg(dl) < 0)
+	if (dl->kind == FR_KIND_REVERT && dl->fork < 0 && check_reorg(dl) < 0)
 		return -1;
+	if (dl->fork >= 0 && (uint64_t)dl->fork < dl->finalized) {
+		/* blocks above the fork may have left the journal: fail closed, before any revert */
+		dl->err_kind = FR_REJ_REVERT;
+		return error("unable to revert to fork block %lld: blocks up to %llu are final (they left the undo journal, "
+			     "finality depth %llu); nothing of the reorg was applied",
+			(long long)dl->fork, (unsigned long long)dl->finalized, (unsigned long long)dl->finality);
+	}
 	if (dl->kind == FR_KIND_BLOCK) {
 		open_block(dl, (uint64_t)dl->f_block, &dl->f_hash, ts < 0 ? 0 : (uint64_t)ts);
 		if (dl->dom->block) {
@@ -326,6 +337,9 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 	dl_journal_prune(dl);
 }
 
+static void emit_frame(struct dl *dl, struct sb *out);
+static int fork_end(struct dl *dl, struct sb *out);
+
 static int frame_end(struct dl *dl, struct sb *out)
 {
 	int64_t d;
@@ -340,7 +354,7 @@ static int frame_end(struct dl *dl, struct sb *out)
 		reset_frame(dl);
 		return 0;
 	}
-	if (dl->kind == FR_KIND_REVERT) {
+	if (dl->kind == FR_KIND_REVERT && dl->fork < 0) {
 		dl->err_kind = FR_REJ_REVERT;
 		if (dl_revert(dl) < 0)
 			return -1;
@@ -352,6 +366,16 @@ static int frame_end(struct dl *dl, struct sb *out)
 	if (dl->kind != FR_KIND_REVERT && dl->f_maxblock >= dl->finality && dl->f_maxblock - dl->finality > dl->finalized)
 		dl->finalized = dl->f_maxblock - dl->finality;
 
+	if (dl->fork >= 0)
+		return fork_end(dl, out);
+	emit_frame(dl, out);
+	reset_frame(dl);
+	return 0;
+}
+
+/* The delta frame of the frame in progress; commits its journal and checkpoint. */
+static void emit_frame(struct dl *dl, struct sb *out)
+{
 	struct outl *v;
 	size_t n = dl_changed_sorted(dl, &dl->frame, &v, 0);
 	add_begin(dl, out);
@@ -381,6 +405,43 @@ static int frame_end(struct dl *dl, struct sb *out)
 	dl->cp_driver = dl->f_driver;
 	dl->cp_seq = dl->f_seq;
 	dl->st.frames++;
+}
+
+/*
+ * A RevertBlock frame with fork_block F (a source's reorg notice, e.g.
+ * rindexer's __rindexer_reorg): every journaled block above F is reverted,
+ * newest first, each as a RevertBlock delta frame of its own (driver ids
+ * driver_id, driver_id+1, ... under the same seq), so pg-write restores and
+ * drops each block's journal as for any revert.  Nothing above F: one empty
+ * frame, so that the work item is recorded.
+ */
+static int fork_end(struct dl *dl, struct sb *out)
+{
+	int64_t base = dl->f_driver, i = 0;
+	for (;;) {
+		struct jblock *b = NULL;
+		for (struct jblock *x = dl->jhead; x; x = x->next)
+			if ((int64_t)x->number > dl->fork && (!b || x->number > b->number))
+				b = x;
+		if (!b)
+			break;
+		dl->f_hash = b->hash;
+		dl->f_block = (int64_t)b->number;
+		dl->f_driver = base + i++;
+		dl->err_kind = FR_REJ_REVERT;
+		if (dl_revert(dl) < 0)
+			return -1;
+		dl->err_kind = FR_REJ_SYNTAX;
+		emit_frame(dl, out);
+		dl_ts_clear(&dl->frame);
+		dl_ts_init(&dl->frame);
+	}
+	if (!i) {
+		dl->kind = FR_KIND_RANGE;
+		dl->f_block = 0;
+		u256_zero(&dl->f_hash);
+		emit_frame(dl, out);
+	}
 	reset_frame(dl);
 	return 0;
 }
@@ -467,6 +528,7 @@ void dl_free(struct dl *dl)
 	sb_free(&dl->tmp);
 	sb_free(&dl->tmp2);
 	sb_free(&dl->undo);
+	dl_texts_free(dl);
 	free(dl);
 }
 

@@ -4,6 +4,7 @@
  * parsed back, column by column from the table descriptors.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -39,6 +40,18 @@ static char *put_quoted(char *o, const char *s, size_t n)
 	*o++ = '"';
 	memcpy(o, s, n);
 	o += n;
+	*o++ = '"';
+	return o;
+}
+
+static char *put_fixed_hex(char *o, const u256 *u, int digits)
+{
+	static const char hx[] = "0123456789abcdef";
+	*o++ = '"';
+	*o++ = '0';
+	*o++ = 'x';
+	for (int i = digits - 1; i >= 0; i--)
+		*o++ = hx[(u->w[i / 16] >> (4 * (i % 16))) & 15];
 	*o++ = '"';
 	return o;
 }
@@ -97,6 +110,28 @@ static void add_col(struct sb *sb, const struct dl_col *c, const void *row)
 		const char *n = v < c->nnames ? c->names[v] : "";
 		o = put_quoted(o, n, strlen(n));
 		break;
+	}
+	case DL_B32:
+		if (u256_is_zero(u)) {
+			memcpy(o, "null", 4);
+			o += 4;
+			break;
+		}
+		o = put_fixed_hex(o, u, 64);
+		break;
+	case DL_ADDR:
+		o = put_fixed_hex(o, u, 40);
+		break;
+	case DL_TEXT: {
+		const char *t;
+		memcpy(&t, p, sizeof t);
+		*o = '\0';
+		sb->len = (size_t)(o - sb->buf);
+		if (!t)
+			sb_adds(sb, "null");
+		else
+			sb_add_jstr(sb, t, strlen(t));
+		return;
 	}
 	}
 	*o = '\0';
@@ -158,8 +193,13 @@ static int parse_col(struct dl *dl, const struct dl_col *c, int tok, void *row)
 		memcpy(p, &v, 8);
 		return 0;
 	}
-	if (c->type == DL_FELT0 && js->t[tok].type == JS_NULL) {
+	if ((c->type == DL_FELT0 || c->type == DL_B32) && js->t[tok].type == JS_NULL) {
 		u256_zero(u);
+		return 0;
+	}
+	if (c->type == DL_TEXT && js->t[tok].type == JS_NULL) {
+		const char *t = NULL;
+		memcpy(p, &t, sizeof t);
 		return 0;
 	}
 	if (js_str(js, tok, &dl->tmp2, &s, &n) < 0)
@@ -205,6 +245,18 @@ static int parse_col(struct dl *dl, const struct dl_col *c, int tok, void *row)
 				return 0;
 			}
 		return error("column '%s': unknown value '%.*s'", c->name, (int)(n > 20 ? 20 : n), s);
+	case DL_B32:
+	case DL_ADDR:
+		if (u256_parse_hex(u, s, n) < 0)
+			return error("column '%s': %s", c->name, err_msg());
+		if (c->type == DL_ADDR && (u->w[3] || u->w[2] >> 32))
+			return error("column '%s' is not a 160-bit address", c->name);
+		return 0;
+	case DL_TEXT: {
+		const char *t = dl_text(dl, s, n);
+		memcpy(p, &t, sizeof t);
+		return 0;
+	}
 	}
 	return error("internal: bad column type");
 }
@@ -272,4 +324,55 @@ int dl_field_h256(struct dl *dl, int obj, const char *name, u256 *v)
 int dl_field_block_hash(struct dl *dl, int obj, const char *name, u256 *v)
 {
 	return dl->dom->hash256 ? dl_field_h256(dl, obj, name, v) : dl_field_felt(dl, obj, name, v);
+}
+
+/* ---------------------------------------------------------------- texts */
+
+struct dl_textrec {
+	uint64_t h; /* key: hash of the text (collisions chain through next) */
+	struct dl_textrec *next;
+	size_t n;
+	char s[];
+};
+
+const char *dl_text(struct dl *dl, const char *s, size_t n)
+{
+	if (!dl->texts_init) {
+		hm_init(&dl->texts, sizeof(uint64_t));
+		dl->texts_init = 1;
+	}
+	uint64_t h = hm_hash(s, n);
+	struct dl_textrec *head = hm_get(&dl->texts, &h);
+	for (struct dl_textrec *r = head; r; r = r->next)
+		if (r->n == n && !memcmp(r->s, s, n))
+			return r->s;
+	struct dl_textrec *r = xmalloc(sizeof *r + n + 1);
+	r->h = h;
+	r->n = n;
+	memcpy(r->s, s, n);
+	r->s[n] = '\0';
+	if (head) {
+		r->next = head->next;
+		head->next = r;
+	} else {
+		r->next = NULL;
+		hm_put(&dl->texts, r);
+	}
+	return r->s;
+}
+
+void dl_texts_free(struct dl *dl)
+{
+	if (!dl->texts_init)
+		return;
+	size_t pos = 0;
+	struct dl_textrec *r;
+	while ((r = hm_next(&dl->texts, &pos)))
+		while (r) {
+			struct dl_textrec *nx = r->next;
+			free(r);
+			r = nx;
+		}
+	hm_free(&dl->texts);
+	dl->texts_init = 0;
 }

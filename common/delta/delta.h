@@ -40,6 +40,10 @@ enum dl_type {
 	DL_BOOL,  /* uint64_t 0/1, JSON boolean */
 	DL_ENUM,  /* uint64_t index into names[], the name as a string */
 	DL_H256,  /* u256, any 256-bit value, "0x…" lowercase hex (EVM hashes, topics) */
+	/* Ethereum-style values (full 256-bit range, fixed-width hex): */
+	DL_B32,	 /* u256, "0x" + 64 lowercase hex digits, or null for zero (bytes32) */
+	DL_ADDR, /* u256 below 2^160, "0x" + 40 lowercase hex digits (address) */
+	DL_TEXT, /* const char * (dl_text), a JSON string, or null for NULL */
 };
 
 struct dl_col {
@@ -220,6 +224,14 @@ void dl_forget_row(struct dl *dl, int tab, void *row);
 int dl_journal_mentions(const struct dl *dl, int tab, const void *key);
 /* Rows of a stored table, in no particular order: *pos starts at 0. */
 void *dl_next_row(struct dl *dl, int tab, size_t *pos);
+
+/*
+ * Text for DL_TEXT fields: an immutable copy of s[0..n) owned by the state,
+ * equal texts sharing one copy (so rows compare equal bytewise).  The copies
+ * live as long as the state: put only entity-bound or low-cardinality text
+ * in stored rows.
+ */
+const char *dl_text(struct dl *dl, const char *s, size_t n);
 
 /* Field helpers for handlers: a JSON string felt / a non-negative integer of object obj. */
 int dl_field_felt(struct dl *dl, int obj, const char *name, u256 *v);

@@ -77,8 +77,14 @@ struct dl {
 	struct js js;
 	struct sb tmp, tmp2;
 	struct dl_stats st;
-	int err_kind; /* enum fr_reject_kind of the last error */
+	int err_kind;	   /* enum fr_reject_kind of the last error */
+	int64_t fork;	   /* a RevertBlock frame with fork_block: revert every block above it, else -1 */
+	struct hmap texts; /* dl_text's copies (struct dl_textrec) */
+	int texts_init;
 };
+
+/* codec.c: text interning */
+void dl_texts_free(struct dl *dl);
 
 /* codec.c */
 void dl_add_key(struct dl *dl, struct sb *sb, int tab, const void *row);

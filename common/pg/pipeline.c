@@ -86,7 +86,7 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		"SELECT name, work_table, channel, order_columns::text, id_column, done_column,"
 		/* (read through to_jsonb: a registry without sql/040 has no such column) */
 		" to_jsonb(p)->>'search_path' FROM pl_pipeline p"
-		" WHERE name = $1 OR $1 IS NULL ORDER BY name LIMIT 2",
+		" WHERE name = $1 OR $1 IS NULL ORDER BY work_table IS NULL, name LIMIT 2",
 		1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -95,6 +95,11 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		pgc_die(conn, r, EXIT_CONFIG, "read pl_pipeline");
 	}
 	int n = PQntuples(r);
+	/* No name given: a pipeline without a work table (a Redis or JSON-RPC
+	 * source, sql/010) is never the implicit default beside one that has
+	 * one -- pg-listen cannot serve it, its supervisor names it. */
+	if (!name && n == 2 && !PQgetisnull(r, 0, 1) && PQgetisnull(r, 1, 1))
+		n = 1; /* rows with a work table sort first: row 0 is the only one */
 	if (n == 0) {
 		PQclear(r);
 		if (name)
