@@ -44,12 +44,18 @@ DECLARE
 	r pl_skip;
 BEGIN
 	IF p_pipeline IS NULL THEN
-		SELECT count(*) INTO n FROM pl_pipeline;
+		-- as the stages choose (common/pg/pipeline.c): the only pipeline with
+		-- a work table; pipelines without one (Redis, JSON-RPC) are never the
+		-- implicit default beside it
+		SELECT count(*) INTO n FROM pl_pipeline WHERE work_table IS NOT NULL;
+		IF n = 0 THEN
+			SELECT count(*) INTO n FROM pl_pipeline;
+		END IF;
 		IF n <> 1 THEN
 			RAISE EXCEPTION USING ERRCODE = 'PLS01',
 				MESSAGE = format('%s pipelines are registered: name one with --pipeline', n);
 		END IF;
-		SELECT * INTO pp FROM pl_pipeline;
+		SELECT * INTO pp FROM pl_pipeline ORDER BY work_table IS NULL, name LIMIT 1;
 	ELSE
 		SELECT * INTO pp FROM pl_pipeline WHERE name = p_pipeline;
 		IF NOT FOUND THEN
