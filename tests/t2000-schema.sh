@@ -193,10 +193,11 @@ test_expect_success 'VaultStates: insert on vault_state_insert (bare row), updat
 	grep -q "^{\"operation\" : \"update\", \"payload\" : {\"address\":\"0xv1\",\"unlocked_balance\":5,\"locked_balance\":7," out
 '
 
-test_expect_success 'Liquidity_Providers: update notifies lp_update, insert does not' '
+test_expect_success 'Liquidity_Providers: insert (017) and update notify lp_update' '
 	notifications lp_update "INSERT INTO \"Liquidity_Providers\" (address, vault_address, unlocked_balance) VALUES (\$\$0xa1\$\$, \$\$0xv1\$\$, 1);
 		UPDATE \"Liquidity_Providers\" SET unlocked_balance = 2;" >out &&
-	echo "{\"operation\" : \"update\", \"payload\" : {\"address\":\"0xa1\",\"vault_address\":\"0xv1\",\"stashed_balance\":null,\"locked_balance\":null,\"unlocked_balance\":2,\"latest_block\":null}}" >expect &&
+	echo "{\"operation\" : \"insert\", \"payload\" : {\"address\":\"0xa1\",\"vault_address\":\"0xv1\",\"stashed_balance\":null,\"locked_balance\":null,\"unlocked_balance\":1,\"latest_block\":null}}" >expect &&
+	echo "{\"operation\" : \"update\", \"payload\" : {\"address\":\"0xa1\",\"vault_address\":\"0xv1\",\"stashed_balance\":null,\"locked_balance\":null,\"unlocked_balance\":2,\"latest_block\":null}}" >>expect &&
 	test_cmp expect out
 '
 
@@ -208,10 +209,11 @@ test_expect_success 'Option_Rounds: insert and update notify or_update' '
 	tail -n 1 out | grep -q "^{\"operation\" : \"update\", \"payload\" : {\"address\":\"0xr1\",.*\"state\":\"Auctioning\""
 '
 
-test_expect_success 'Option_Buyers: update notifies ob_update, insert does not' '
+test_expect_success 'Option_Buyers: insert (017) and update notify ob_update' '
 	notifications ob_update "INSERT INTO \"Option_Buyers\" (address, round_address) VALUES (\$\$0xb1\$\$, \$\$0xr1\$\$);
 		UPDATE \"Option_Buyers\" SET has_minted = true;" >out &&
-	echo "{\"operation\" : \"update\", \"payload\" : {\"address\":\"0xb1\",\"round_address\":\"0xr1\",\"has_minted\":true,\"has_refunded\":false,\"mintable_options\":null,\"refundable_amount\":null}}" >expect &&
+	echo "{\"operation\" : \"insert\", \"payload\" : {\"address\":\"0xb1\",\"round_address\":\"0xr1\",\"has_minted\":false,\"has_refunded\":false,\"mintable_options\":null,\"refundable_amount\":null}}" >expect &&
+	echo "{\"operation\" : \"update\", \"payload\" : {\"address\":\"0xb1\",\"round_address\":\"0xr1\",\"has_minted\":true,\"has_refunded\":false,\"mintable_options\":null,\"refundable_amount\":null}}" >>expect &&
 	test_cmp expect out
 '
 
