@@ -7,7 +7,7 @@
 
 command -v man >/dev/null 2>&1 || skip_all "no man (scripts/setup installs man-db)"
 
-SCRIPTS="run-pipeline pl-stage pl-migrate pl-verify pl-skip demo demo-offline setup demo-erc8004 erc8004-produce demo-stakevault"
+SCRIPTS="run-pipeline pl-stage pl-migrate pl-verify pl-skip demo demo-offline setup demo-erc8004 erc8004-produce demo-stakevault demo-intuition"
 PROGS=$(for f in "$SRC"/bin/*.c; do basename "$f" .c; done)
 
 prog_path() { # NAME

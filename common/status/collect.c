@@ -145,11 +145,16 @@ static void collect_db(struct st_collector *c)
 		"SELECT name, work_table, done_column, head_table, head_column,"
 		/* (through to_jsonb: a registry without sql/040 has no such column) */
 		" to_jsonb(p)->>'search_path' FROM pl_pipeline p"
-		" WHERE name = $1 OR $1 IS NULL ORDER BY name LIMIT 2",
+		" WHERE name = $1 OR $1 IS NULL ORDER BY work_table IS NULL, name LIMIT 2",
 		1, pv);
 	if (!r)
 		return;
-	if (PQntuples(r) != 1) {
+	/* as the stages choose (pg/pipeline.c): no name given, a pipeline
+	 * without a work table is never the default beside one that has one */
+	int n = PQntuples(r);
+	if (!c->o.pipeline && n == 2 && !PQgetisnull(r, 0, 1) && PQgetisnull(r, 1, 1))
+		n = 1;
+	if (n != 1) {
 		s->db_ok = 0;
 		copy(s->db_error, sizeof s->db_error,
 			PQntuples(r) ? "several pipelines are registered in pl_pipeline: name one with --pipeline"
