@@ -83,7 +83,8 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		die_code(EXIT_CONFIG, "unable to use pipeline name '%s': want [a-z][a-z0-9_-]*, at most 63 bytes", name);
 	const char *vals[1] = {name};
 	PGresult *r = PQexecParams(conn,
-		"SELECT name, work_table, channel, order_columns::text, id_column, done_column FROM pl_pipeline"
+		"SELECT name, work_table, channel, order_columns::text, id_column, done_column,"
+		" follows, shard_index, shard_count FROM pl_pipeline"
 		" WHERE name = $1 OR $1 IS NULL ORDER BY name LIMIT 2",
 		1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -110,9 +111,15 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		p->work_table = xstrdup(PQgetvalue(r, 0, 1));
 		p->channel = xstrdup(PQgetvalue(r, 0, 2));
 		p->id_column = xstrdup(PQgetvalue(r, 0, 4));
-		p->done_column = xstrdup(PQgetvalue(r, 0, 5));
+		if (!PQgetisnull(r, 0, 5))
+			p->done_column = xstrdup(PQgetvalue(r, 0, 5));
 		if (parse_order(p, PQgetvalue(r, 0, 3)) < 0)
 			die_code(EXIT_CONFIG, "unable to use pipeline '%s': %s", p->name, err_msg());
+	}
+	if (!PQgetisnull(r, 0, 6)) {
+		p->follows = xstrdup(PQgetvalue(r, 0, 6));
+		p->shard_index = atoi(PQgetvalue(r, 0, 7));
+		p->shard_count = atoi(PQgetvalue(r, 0, 8));
 	}
 	PQclear(r);
 }
@@ -124,6 +131,7 @@ void pip_free(struct pip *p)
 	free(p->channel);
 	free(p->id_column);
 	free(p->done_column);
+	free(p->follows);
 	for (int i = 0; i < p->norder; i++)
 		free(p->order[i]);
 	memset(p, 0, sizeof *p);

@@ -21,6 +21,11 @@ struct pip {
 	char *work_table, *channel, *id_column, *done_column;
 	char *order[PIP_MAX_ORDER];
 	int norder;
+	/* a shard (sql/025): the pipeline it follows (whose work table and state
+	 * tables it shares; no done column: it follows its own checkpoint), and
+	 * its shard index/count; NULL, 0, 0 otherwise */
+	char *follows;
+	int shard_index, shard_count;
 };
 
 /*
