@@ -34,6 +34,7 @@ demo-offline	scripts	--blocks
 bench-ep-apply	scripts	-
 bench-pg-write	scripts	-
 bench-live	scripts	--blocks
+bench-shards	scripts	-
 '
 
 export BIN
