@@ -97,6 +97,13 @@ test_expect_success 'snapshots: each shard holds only its vaults; their union is
 	test_cmp undo.one undo.two
 '
 
+test_expect_success 'pl-verify of each shard: its share of the database equals its replay' '
+	PGDATABASE=two pl-verify --pipeline pitchlake-0of2 >out &&
+	grep -q "pipeline pitchlake-0of2: the database equals the replay of [0-9]* work items" out &&
+	PGDATABASE=two pl-verify --pipeline pitchlake-1of2 >out &&
+	grep -q "pipeline pitchlake-1of2: the database equals the replay of [0-9]* work items" out
+'
+
 test_expect_success 'block-fetch of a shard: only its vaults'"'"' events; the shards together: every event once' '
 	PGDATABASE=two pg-listen --pipeline pitchlake --once --include-processed >items &&
 	PGDATABASE=two block-fetch <items >f.all &&
