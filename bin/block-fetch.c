@@ -6,6 +6,9 @@
  *   StartBlock / NewBlock, RevertBlock: the block's events, ordered by
  *     (vault_address, event_nonce); the begin line has the block's number and
  *     timestamp (for RevertBlock whatever the block's status).
+ *   --shard K/N (or the shard of the --pipeline's registry row, sql/025):
+ *     only the events of the vaults in shard K of N (pgf_shard_of); every
+ *     item still yields its frame, empty when none of its events is ours.
  *   CatchupVault: the vault's events from the start block (inclusive: the
  *     producer stores the deployment block's events there without ever
  *     sending a driver event for them; ep-apply skips blocks it has applied)
@@ -37,8 +40,8 @@
 #define FLUSH_AT (8u << 20)
 
 static const char usage_text[] =
-	"usage: block-fetch [--pipeline NAME] [--conninfo STR] [--batch N] [--head] [--connect-timeout SECONDS]\n"
-	"                   <driver-events >frames\n"
+	"usage: block-fetch [--pipeline NAME] [--conninfo STR] [--batch N] [--head] [--shard K/N]\n"
+	"                   [--connect-timeout SECONDS] <driver-events >frames\n"
 	"       block-fetch --help | --version\n"
 	"\n"
 	"Read driver-event lines (pg-listen) on stdin and write one event frame per line\n"
@@ -50,6 +53,9 @@ static const char usage_text[] =
 	"  --head                     tell downstream the chain head: \"head\" on the begin line\n"
 	"                             of StartBlock frames whose block is not REVERTED\n"
 	"                             (docs/formats.md: blocks that deep need no undo journal)\n"
+	"  --shard K/N                only the events of the vaults in shard K of N (0 <= K < N):\n"
+	"                             the low 60 bits of the vault address modulo N (docs/scaling.md);\n"
+	"                             default: the shard of --pipeline in pl_pipeline, else all\n"
 	"                             (--connect-timeout default 60)\n"
 	"  --log-level LEVEL          error, warn, info (default) or debug ($PL_LOG_LEVEL)\n"
 	"  --help                     this text\n"
@@ -66,6 +72,7 @@ enum {
 	O_CONNECT_TIMEOUT,
 	O_HEAD,
 	O_PIPELINE,
+	O_SHARD,
 };
 
 static const struct option longopts[] = {
@@ -73,6 +80,7 @@ static const struct option longopts[] = {
 	{"pipeline", required_argument, NULL, O_PIPELINE},
 	{"batch", required_argument, NULL, O_BATCH},
 	{"head", no_argument, NULL, O_HEAD},
+	{"shard", required_argument, NULL, O_SHARD},
 	{NULL, 0, NULL, 0},
 };
 
@@ -267,7 +275,9 @@ static void serve(const struct dev *d, struct sb *frame)
 			fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
 				(long long)d->seq, err_msg());
 		add_begin(frame, d, b.number, d->end_hash, b.timestamp, NULL);
-		r = pgf_vault_events(&fetch, d->vault, d->start_hash, start, b.number, d->seq, d->id, frame, FLUSH_AT);
+		r = pgf_in_shard(&fetch, d->vault, strlen(d->vault));
+		if (r == 1)
+			r = pgf_vault_events(&fetch, d->vault, d->start_hash, start, b.number, d->seq, d->id, frame, FLUSH_AT);
 	}
 	if (r < 0)
 		fail(d, "unable to fetch driver event %lld (seq %lld): %s", (long long)d->id,
@@ -276,8 +286,46 @@ static void serve(const struct dev *d, struct sb *frame)
 	io_out(frame->buf, frame->len);
 }
 
+/* "K/N" into *k, *n; usage error otherwise. */
+static void parse_shard(const char *arg, int *k, int *n)
+{
+	const char *slash = strchr(arg, '/');
+	if (!slash || slash == arg)
+		opt_usage_error("--shard: want K/N, got '%s'", arg);
+	char *ks = xstrndup(arg, (size_t)(slash - arg));
+	*n = (int)opt_u64("--shard (N)", slash + 1, 1, 1024);
+	*k = (int)opt_u64("--shard (K)", ks, 0, 1023);
+	free(ks);
+	if (*k >= *n)
+		opt_usage_error("--shard: want 0 <= K < N, got '%s'", arg);
+}
+
+/* The shard of the pipeline's registry row (sql/025); 0 when it has none. */
+static int registry_shard(PGconn *conn, const char *name, int *k, int *n)
+{
+	const char *vals[1] = {name};
+	PGresult *r = PQexecParams(conn, "SELECT shard_index, shard_count FROM pl_pipeline WHERE name = $1", 1, NULL,
+		vals, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (st && (!strcmp(st, "42P01") || !strcmp(st, "42703"))) { /* no registry (producer schema only) */
+			PQclear(r);
+			return 0;
+		}
+		pgc_die(conn, r, EXIT_TEMPFAIL, "read pl_pipeline");
+	}
+	int got = PQntuples(r) == 1 && !PQgetisnull(r, 0, 1);
+	if (got) {
+		*k = atoi(PQgetvalue(r, 0, 0));
+		*n = atoi(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return got;
+}
+
 int main(int argc, char **argv)
 {
+	int shard_k = 0, shard_n = 0;
 	const char *conninfo = "";
 	int batch = 10000, connect_timeout = 60;
 	die_set_prog(argv[0]);
@@ -298,6 +346,9 @@ int main(int argc, char **argv)
 		case O_HEAD:
 			with_head = 1;
 			break;
+		case O_SHARD:
+			parse_shard(optarg, &shard_k, &shard_n);
+			break;
 		default:
 			die_code(EXIT_SOFTWARE, "unexpected option value %d", c);
 		}
@@ -313,6 +364,15 @@ int main(int argc, char **argv)
 	pgc_set_stop(&stop);
 	io_init_stdout();
 	pgf_open(&fetch, conninfo, connect_timeout, batch);
+	int reg_k, reg_n;
+	if (pip_default_name(pipeline) && registry_shard(fetch.conn, pip_default_name(pipeline), &reg_k, &reg_n)) {
+		if (shard_n && (shard_k != reg_k || shard_n != reg_n))
+			die_code(EXIT_CONFIG, "unable to serve shard %d/%d: pipeline '%s' is shard %d/%d in pl_pipeline",
+				shard_k, shard_n, pip_default_name(pipeline), reg_k, reg_n);
+		shard_k = reg_k, shard_n = reg_n;
+	}
+	fetch.shard_index = shard_k;
+	fetch.shard_count = shard_n;
 
 	struct lr lr;
 	struct js js;

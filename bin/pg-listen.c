@@ -41,7 +41,8 @@ static const char usage_text[] =
 	"\n"
 	"Emit one line per unprocessed row of the pipeline's work table (registered in\n"
 	"pl_pipeline), the row as JSON, in the order of its order columns, each once;\n"
-	"wait for more (LISTEN on its channel + polling).\n"
+	"wait for more (LISTEN on its channel + polling).  A pipeline whose registry row\n"
+	"has no done column (a shard, sql/025) emits the items past its own checkpoint.\n"
 	"\n" OPT_CONN_USAGE
 	"  --pipeline NAME         the pipeline (default: $PL_PIPELINE, or the only one\n"
 	"                          registered in pl_pipeline)\n"
@@ -218,21 +219,49 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->connect_timeout = pgc_wait_seconds(o->connect_timeout);
 }
 
+/*
+ * A pipeline without a done column (a shard, sql/025) starts past its own
+ * checkpoint: order (seq) or (seq, id), as the checkpoint records them.
+ * 1 and pos set when there is a checkpoint, 0 when there is none yet.
+ */
+static int checkpoint_pos(PGconn *c, const struct pip *w, int64_t *pos)
+{
+	const char *vals[1] = {w->name};
+	PGresult *r = PQexecParams(c, "SELECT seq, driver_id FROM pl_checkpoint WHERE pipeline = $1", 1, NULL, vals,
+		NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		pgc_die(c, r, EXIT_TEMPFAIL, "read the checkpoint");
+	int n = PQntuples(r);
+	if (n == 1) {
+		if (w->norder > 2)
+			die_code(EXIT_CONFIG, "unable to follow the checkpoint of pipeline '%s': its work table has %d order"
+					      " columns (at most 2: seq, id)",
+				w->name, w->norder);
+		pos[0] = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		if (w->norder == 2)
+			pos[1] = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	}
+	PQclear(r);
+	return n == 1;
+}
+
 /* The pipeline's work table, from the registry, with the options' overrides. */
-static void resolve_work(const struct opts *o, struct pip *w)
+static void resolve_work(const struct opts *o, struct pip *w, int64_t *pos)
 {
 	PGconn *c = pgc_connect_or_die(o->conninfo, "pg-listen", o->connect_timeout);
 	pip_resolve(c, o->pipeline, w);
-	PQfinish(c);
 	pip_set(&w->work_table, o->work_table);
 	pip_set(&w->channel, o->channel);
 	pip_set(&w->done_column, o->done_column);
 	if (pip_set_order(w, o->order) < 0)
 		opt_usage_error("unable to use --order '%s': %s", o->order, err_msg());
-	if (!w->work_table || !w->channel || !w->id_column || !w->done_column || w->norder == 0)
+	if (!w->work_table || !w->channel || !w->id_column || w->norder == 0)
 		die_code(EXIT_CONFIG, "unable to listen for pipeline '%s': it has no work table in pl_pipeline"
 				      " (its work items come from another source)",
 			w->name);
+	if (!w->done_column && !o->include_done && !o->has_after)
+		checkpoint_pos(c, w, pos);
+	PQfinish(c);
 }
 
 /*
@@ -346,11 +375,11 @@ int main(int argc, char **argv)
 	pgc_set_stop(&stop);
 
 	struct pip work;
-	resolve_work(&o, &work);
 	int64_t pos[PIP_MAX_ORDER];
 	for (int i = 0; i < PIP_MAX_ORDER; i++)
 		pos[i] = i == 0 && o.has_after ? (int64_t)o.after_seq : o.has_after ? INT64_MAX
 										    : INT64_MIN;
+	resolve_work(&o, &work, pos);
 	struct pgl l;
 	if (pgl_open(&l, &work, o.include_done, o.conninfo, o.connect_timeout, &stop) < 0)
 		return 0;

@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	struct pip pip;
 	pip_resolve(conn, pipeline, &pip);
 	pip_set(&pip.work_table, work_table);
-	if (no_work)
+	if (no_work || !pip.done_column) /* no done column (a shard): the checkpoint alone */
 		pip_set(&pip.work_table, "");
 	o.pip = &pip;
 	take_lock(conn, &pip, lock_key);

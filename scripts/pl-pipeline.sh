@@ -3,7 +3,8 @@
 # and pl-verify (bash; $top is the project root, $BIN the programs).
 #
 # pl_load_pipeline NAME CONFIG: read CONFIG, else scripts/pipelines/NAME.conf,
-# else scripts/pipelines/default.conf, into PIPELINE, FETCH, FETCH_USES_DB
+# else scripts/pipelines/default.conf (a shard NAME-KofN without a file of
+# its own: its parent's NAME.conf, sql/025), into PIPELINE, FETCH, FETCH_USES_DB
 # and APPLY (and, for a pipeline without a work table, SOURCE instead of
 # pg-listen, SOURCE_USES_DB, SOURCE_REJECTS and ACK; FETCH may then be empty);
 # set config (the file read) and pipeline (NAME, else the file's
@@ -14,6 +15,9 @@ pl_load_pipeline() {
 	pipeline=$1 config=$2 pl_pipeline_error=
 	if [ -z "$config" ]; then
 		if [ -n "$pipeline" ]; then config=$top/scripts/pipelines/$pipeline.conf; else config=$top/scripts/pipelines/default.conf; fi
+		if [ ! -r "$config" ] && [[ $pipeline =~ ^(.+)-[0-9]+of[0-9]+$ ]]; then
+			config=$top/scripts/pipelines/${BASH_REMATCH[1]}.conf
+		fi
 	fi
 	if [ ! -r "$config" ]; then
 		pl_pipeline_error="unable to read pipeline configuration '$config'"

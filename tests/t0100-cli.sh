@@ -52,6 +52,7 @@ redis-read	bin	--group
 redis-ack	bin	--group
 demo-intuition	scripts	--blocks
 bench-intuition	scripts	--blocks
+bench-shards	scripts	-
 '
 
 export BIN

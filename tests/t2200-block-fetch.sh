@@ -68,6 +68,25 @@ test_expect_success 'CatchupVault excludes the REVERTED block and other vaults' 
 	test_cmp expect actual
 '
 
+test_expect_success '--shard K/N: a block keeps its shard'"'"'s vaults; a CatchupVault of another shard is empty' '
+	# V ends in d (odd): shard 1 of 2; 0x586b...6cc ends in c: shard 0 of 2
+	head -n 1 "$DATA/t2200-driver-events.ndjson" | block-fetch --shard 1/2 >out &&
+	jq -r "select(.op == \"event\") | [.vault, .nonce] | @tsv" out >actual &&
+	printf "%s\t2\n%s\t3\n" $V $V >expect &&
+	test_cmp expect actual &&
+	head -n 1 "$DATA/t2200-driver-events.ndjson" | block-fetch --shard 0/2 >out &&
+	jq -r "select(.op == \"event\") | .vault" out >actual &&
+	echo 0x586b503f2c806ec2555dfd763ef3d2e05d9789c0147da1c47b5057d46bbc6cc >expect &&
+	test_cmp expect actual &&
+	sed -n 4p "$DATA/t2200-driver-events.ndjson" | block-fetch >all &&
+	sed -n 4p "$DATA/t2200-driver-events.ndjson" | block-fetch --shard 1/2 >out &&
+	test_cmp all out &&
+	sed -n 4p "$DATA/t2200-driver-events.ndjson" | block-fetch --shard 0/2 >out &&
+	{ head -n 1 all && tail -n 1 all; } >expect &&
+	test_cmp expect out &&
+	test "$(pg_sql -c "SELECT pl_shard_of(\$\$$V\$\$, 2)")" = 1
+'
+
 test_expect_success 'RevertBlock of a block that has no events: an empty frame' '
 	pg_sql -c "INSERT INTO starknet_blocks VALUES (104, \$\$0x68a\$\$, \$\$0x67a\$\$, 1735711225, \$\$REVERTED\$\$)" &&
 	echo "{\"id\":7,\"sequence_index\":7,\"type\":\"RevertBlock\",\"block_hash\":\"0x68a\"}" | block-fetch >out &&

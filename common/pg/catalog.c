@@ -54,7 +54,9 @@ int cat_table_load(PGconn *conn, struct cat_table *t, const char *pipeline)
 	struct sb why = SB_INIT;
 	PGresult *r;
 	if (pipeline) {
-		r = PQexecParams(conn, "SELECT 1 FROM pl_state_tables WHERE table_name = $1 AND pipeline = $2", 2, NULL, p,
+		r = PQexecParams(conn, "SELECT 1 FROM pl_state_tables WHERE table_name = $1 AND (pipeline = $2"
+				       " OR pipeline = (SELECT follows FROM pl_pipeline WHERE name = $2))",
+			2, NULL, p,
 			NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			pgc_die(conn, r, EXIT_CONFIG, "look up pl_state_tables");

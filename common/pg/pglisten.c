@@ -65,7 +65,7 @@ static void build_drain(struct pgl *l, struct sb *q)
 	sb_adds(q, ") ORDER BY ");
 	add_order(q, l, "q", " DESC");
 	sb_adds(q, " LIMIT 1) p ON true WHERE ");
-	if (!l->include_done) {
+	if (!l->include_done && w->done_column) { /* none: past the checkpoint only */
 		sb_adds(q, "NOT w.");
 		add_ident(q, l->conn, w->done_column);
 		sb_adds(q, " AND ");

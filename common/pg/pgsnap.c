@@ -33,14 +33,21 @@ static void out_flush(struct out *o, int force)
 	sb_reset(&o->b);
 }
 
-/* Run a statement (constant text or built from quoted identifiers) with at most one parameter. */
-static PGresult *run1(PGconn *conn, const char *sql, const char *param, ExecStatusType want, int code, const char *what)
+/* Run a statement (constant text or built from quoted identifiers) with n text parameters. */
+static PGresult *runn(PGconn *conn, const char *sql, int n, const char *const *vals, ExecStatusType want, int code,
+	const char *what)
 {
-	const char *vals[1] = {param};
-	PGresult *r = PQexecParams(conn, sql, param ? 1 : 0, NULL, param ? vals : NULL, NULL, NULL, 0);
+	PGresult *r = PQexecParams(conn, sql, n, NULL, n ? vals : NULL, NULL, NULL, 0);
 	if (PQresultStatus(r) != want)
 		pgc_die(conn, r, code, what);
 	return r;
+}
+
+/* The same with at most one parameter. */
+static PGresult *run1(PGconn *conn, const char *sql, const char *param, ExecStatusType want, int code, const char *what)
+{
+	const char *vals[1] = {param};
+	return runn(conn, sql, param ? 1 : 0, vals, want, code, what);
 }
 
 static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int code, const char *what)
@@ -50,9 +57,12 @@ static PGresult *run(PGconn *conn, const char *sql, ExecStatusType want, int cod
 
 /*
  * Dump one registered table, reading it through view (same columns) when the
- * registry names one: the rows ep-apply no longer holds are left out.
+ * registry names one: the rows ep-apply no longer holds are left out.  A
+ * shard (vault_col set, shard = "K", shards = "N") dumps only the rows whose
+ * vault (that column of the table or view) is in shard K of N (sql/025).
  */
-static void dump_table(PGconn *conn, struct out *o, const char *name, const char *view)
+static void dump_table(PGconn *conn, struct out *o, const char *name, const char *view, const char *vault_col,
+	const char *shard, const char *shards)
 {
 	struct cat_table t;
 	struct sb sql = SB_INIT;
@@ -66,17 +76,23 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 	if (view && *view) {
 		sb_adds(&sql, " FROM ");
 		cat_add_ident(&sql, conn, view);
-		sb_adds(&sql, " ORDER BY ");
 	} else {
-		sb_addf(&sql, " FROM %s ORDER BY ", t.qname);
+		sb_addf(&sql, " FROM %s", t.qname);
 	}
+	if (vault_col) {
+		sb_adds(&sql, " WHERE pl_shard_of(");
+		cat_add_ident(&sql, conn, vault_col);
+		sb_adds(&sql, "::text, $2::int) = $1::int");
+	}
+	sb_adds(&sql, " ORDER BY ");
 	for (int k = 0; k < t.npk; k++) {
 		if (k)
 			sb_addc(&sql, ',');
 		cat_add_ident(&sql, conn, t.cols[t.pk[k]].name);
 		sb_adds(&sql, "::text COLLATE \"C\"");
 	}
-	PQclear(run(conn, sql.buf, PGRES_COMMAND_OK, EXIT_SOFTWARE, "open a cursor on a state table"));
+	const char *sv[2] = {shard, shards};
+	PQclear(runn(conn, sql.buf, vault_col ? 2 : 0, sv, PGRES_COMMAND_OK, EXIT_SOFTWARE, "open a cursor on a state table"));
 	/* The line prefix is the same for every row of the table. */
 	struct sb head = SB_INIT;
 	sb_adds(&head, "{\"op\":\"put\",\"table\":");
@@ -170,13 +186,17 @@ int pgs_dump(PGconn *conn, int fd, const char *pipeline)
 	PQclear(run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
 		EXIT_TEMPFAIL, "start a transaction"));
 	/* Append-only (history) tables are outputs, not state (docs/formats.md). */
+	/* A shard (sql/025) dumps its share of the tables of the pipeline it follows. */
 	PGresult *tabs = run1(conn,
-		"SELECT table_name, snapshot_view FROM pl_state_tables"
-		" WHERE pipeline = $1 AND NOT append_only ORDER BY table_name COLLATE \"C\"",
+		"SELECT t.table_name, t.snapshot_view, CASE WHEN p.shard_count IS NOT NULL THEN t.vault_column END,"
+		" p.shard_index, p.shard_count FROM pl_state_tables t JOIN pl_pipeline p ON p.name = $1"
+		" WHERE (t.pipeline = p.name OR t.pipeline = p.follows) AND NOT t.append_only"
+		" ORDER BY t.table_name COLLATE \"C\"",
 		pipeline, PGRES_TUPLES_OK, EXIT_CONFIG, "read pl_state_tables");
 	for (int i = 0; i < PQntuples(tabs); i++)
-		dump_table(conn, &o, PQgetvalue(tabs, i, 0),
-			PQgetisnull(tabs, i, 1) ? NULL : PQgetvalue(tabs, i, 1));
+		dump_table(conn, &o, PQgetvalue(tabs, i, 0), PQgetisnull(tabs, i, 1) ? NULL : PQgetvalue(tabs, i, 1),
+			PQgetisnull(tabs, i, 2) ? NULL : PQgetvalue(tabs, i, 2), PQgetvalue(tabs, i, 3),
+			PQgetvalue(tabs, i, 4));
 	PQclear(tabs);
 	dump_journal(conn, &o, pipeline);
 	PGresult *r = run1(conn, "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1", pipeline,

@@ -84,6 +84,7 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 	const char *vals[1] = {name};
 	PGresult *r = PQexecParams(conn,
 		"SELECT name, work_table, channel, order_columns::text, id_column, done_column,"
+		" follows, shard_index, shard_count,"
 		/* (read through to_jsonb: a registry without sql/040 has no such column) */
 		" to_jsonb(p)->>'search_path' FROM pl_pipeline p"
 		" WHERE name = $1 OR $1 IS NULL ORDER BY work_table IS NULL, name LIMIT 2",
@@ -117,12 +118,18 @@ void pip_resolve(PGconn *conn, const char *name, struct pip *p)
 		p->work_table = xstrdup(PQgetvalue(r, 0, 1));
 		p->channel = xstrdup(PQgetvalue(r, 0, 2));
 		p->id_column = xstrdup(PQgetvalue(r, 0, 4));
-		p->done_column = xstrdup(PQgetvalue(r, 0, 5));
+		if (!PQgetisnull(r, 0, 5))
+			p->done_column = xstrdup(PQgetvalue(r, 0, 5));
 		if (parse_order(p, PQgetvalue(r, 0, 3)) < 0)
 			die_code(EXIT_CONFIG, "unable to use pipeline '%s': %s", p->name, err_msg());
 	}
-	if (!PQgetisnull(r, 0, 6))
-		p->search_path = xstrdup(PQgetvalue(r, 0, 6));
+	if (!PQgetisnull(r, 0, 9))
+		p->search_path = xstrdup(PQgetvalue(r, 0, 9));
+	if (!PQgetisnull(r, 0, 6)) {
+		p->follows = xstrdup(PQgetvalue(r, 0, 6));
+		p->shard_index = atoi(PQgetvalue(r, 0, 7));
+		p->shard_count = atoi(PQgetvalue(r, 0, 8));
+	}
 	PQclear(r);
 	if (pip_apply_search_path(conn, p) < 0)
 		die_code(EXIT_TEMPFAIL, "unable to set the search_path of pipeline '%s': %s", p->name, err_msg());
@@ -154,6 +161,7 @@ void pip_free(struct pip *p)
 	free(p->id_column);
 	free(p->done_column);
 	free(p->search_path);
+	free(p->follows);
 	for (int i = 0; i < p->norder; i++)
 		free(p->order[i]);
 	memset(p, 0, sizeof *p);

@@ -23,6 +23,11 @@ struct pip {
 	int norder;
 	/* pl_pipeline.search_path (sql/040), or NULL: the session's schemas */
 	char *search_path;
+	/* a shard (sql/025): the pipeline it follows (whose work table and state
+	 * tables it shares; no done column: it follows its own checkpoint), and
+	 * its shard index/count; NULL, 0, 0 otherwise */
+	char *follows;
+	int shard_index, shard_count;
 };
 
 /*

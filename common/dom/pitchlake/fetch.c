@@ -155,6 +155,22 @@ int pgf_add_felt(struct sb *out, const char *s, size_t n)
 	return 0;
 }
 
+int pgf_shard_of(const char *addr, size_t len, int n)
+{
+	u256 v;
+	if (felt_parse(&v, addr, len) < 0)
+		return -1;
+	return (int)((v.w[0] & ((UINT64_C(1) << 60) - 1)) % (uint64_t)n);
+}
+
+int pgf_in_shard(const struct pgf *f, const char *addr, size_t len)
+{
+	if (f->shard_count <= 1)
+		return 1;
+	int k = pgf_shard_of(addr, len, f->shard_count);
+	return k < 0 ? -1 : k == f->shard_index;
+}
+
 /* err_msg() := "<what>: <err_msg()>" (error() must not read its own buffer). */
 static int wrap_error(const char *what)
 {
@@ -342,8 +358,13 @@ int pgf_block_events(struct pgf *f, const char *hash, const struct pgf_block *b,
 		else if (num != b->number)
 			ret = error("event of block %s has block_number %lld, the block row says %lld",
 				hash, (long long)num, (long long)b->number);
-		else
-			ret = add_event(f, out, r, i, b->number, b->timestamp);
+		else {
+			int mine = pgf_in_shard(f, PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3));
+			if (mine < 0)
+				ret = wrap_error("vault_address");
+			else if (mine)
+				ret = add_event(f, out, r, i, b->number, b->timestamp);
+		}
 	}
 	PQclear(r);
 	return ret;

@@ -22,7 +22,18 @@ struct pgf {
 	struct sb tmp; /* scratch for unescaping */
 	PGresult *ev;  /* events of block ev_hash, fetched ahead by pgf_block_prefetch */
 	char *ev_hash;
+	/* --shard K/N: only the events of vaults in shard K of N (N 0: all) */
+	int shard_index, shard_count;
 };
+
+/*
+ * The shard of a vault among n (n >= 1): the low 60 bits of its address
+ * (the last 15 hex digits) modulo n, as sql/025's pl_shard_of.  -1 when
+ * the address is not a felt (err_msg()).
+ */
+int pgf_shard_of(const char *addr, size_t len, int n);
+/* 1 when the vault is f's to serve (no shard set, or in f's shard); -1 bad address. */
+int pgf_in_shard(const struct pgf *f, const char *addr, size_t len);
 
 /* A starknet_blocks row. */
 struct pgf_block {
