@@ -34,7 +34,7 @@ test_expect_success 'pl-status counts the waiting work items of erc8004.work_ite
 '
 
 test_expect_success 'once the pipeline has applied them: nothing waits, ready, no reason' '
-	run-pipeline --pipeline erc8004 --once --finality 4096 --run-dir "$TEST_DIR/run" --acks /dev/null \
+	run-pipeline --pipeline erc8004 --once --max-restarts 3 --finality 4096 --run-dir "$TEST_DIR/run" --acks /dev/null \
 		--http-port 0 --progress none 2>sup.log &&
 	status &&
 	jq -e ".database.up == true and .lag.items == 0 and .ready == true and .reason == null" status.json &&

@@ -230,12 +230,13 @@ static void rebuild(struct dl *dl, struct erc *e)
 			e->v[e->n++].t = *t;
 		}
 	/* conditions and actions: attach to their trigger (found by id) */
-	qsort(e->v, e->n, sizeof *e->v, cmp_trig_id);
+	if (e->n) /* (qsort and bsearch want a non-null base even for 0 elements) */
+		qsort(e->v, e->n, sizeof *e->v, cmp_trig_id);
 	struct rcond *c;
 	pos = 0;
 	while ((c = dl_next_row(dl, T_CONDS, &pos))) {
 		struct ctrig key = {.t = {.trigger_id = c->trigger_id}};
-		struct ctrig *ct = bsearch(&key, e->v, e->n, sizeof *e->v, cmp_trig_id);
+		struct ctrig *ct = e->n ? bsearch(&key, e->v, e->n, sizeof *e->v, cmp_trig_id) : NULL;
 		if (!ct)
 			continue;
 		ct->c = xrealloc(ct->c, (ct->nc + 1) * sizeof *ct->c);
@@ -245,7 +246,7 @@ static void rebuild(struct dl *dl, struct erc *e)
 	pos = 0;
 	while ((a = dl_next_row(dl, T_ACTS, &pos))) {
 		struct ctrig key = {.t = {.trigger_id = a->trigger_id}};
-		struct ctrig *ct = bsearch(&key, e->v, e->n, sizeof *e->v, cmp_trig_id);
+		struct ctrig *ct = e->n ? bsearch(&key, e->v, e->n, sizeof *e->v, cmp_trig_id) : NULL;
 		if (!ct)
 			continue;
 		ct->a = xrealloc(ct->a, (ct->na + 1) * sizeof *ct->a);
