@@ -200,7 +200,7 @@ format-check:
 # nothing (tests/t4900 installs from the build under test, B=...).
 INSTALL_SCRIPTS := run-pipeline pl-stage pl-migrate pl-verify pl-skip demo demo-offline
 # (+ pl-log.sh, sourced by run-pipeline; erc8004-fetch.jq, the erc8004 FETCH stage)
-INSTALL_LIBS := version pl-pipeline.sh pg-tmp.sh pl-log.sh erc8004-fetch.jq
+INSTALL_LIBS := version pl-pipeline.sh pl-conninfo.sh pg-tmp.sh pl-log.sh erc8004-fetch.jq
 MAN1 := $(wildcard man/*.1)
 SHARE_DIR = $(DESTDIR)$(PREFIX)/share/pitchlake
 install: all

@@ -71,7 +71,7 @@ test_expect_success 'a conninfo password=: never on a stage'"'"'s, psql'"'"'s or
 	unset PGPASSWORD &&
 	ci=$ci run_all conninfo part2a PGPASSFILE=/dev/null &&
 	grep -q "equals the replay" out.conninfo &&
-	grep -q "pg-write --pipeline" ps.conninfo &&
+	grep -q "bin/pg-write .*--pipeline pitchlake" ps.conninfo &&
 	grep -v -e "run-pipeline" -e "pl-verify" -e "pl-migrate" -e "pg-produce" -e "pg-snapshot --conninfo host" ps.conninfo >ps.others &&
 	no_secret ps.others out.conninfo err.conninfo acks.conninfo run.conninfo
 '
