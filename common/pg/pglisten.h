@@ -32,7 +32,7 @@ struct pip;
 struct pgl {
 	PGconn *conn;
 	const struct pip *work; /* the work table (pipeline.h) */
-	int include_done;	     /* also the processed items (pl-verify's replay) */
+	int include_done;	/* also the processed items (pl-verify's replay) */
 	const char *conninfo;
 	int connect_timeout;	     /* seconds a (re)connection may keep failing */
 	unsigned long reconnects;    /* successful reconnections so far */
