@@ -258,7 +258,8 @@ static void rebuild(struct dl *dl, struct erc *e)
 		if (e->v[i].na)
 			qsort(e->v[i].a, e->v[i].na, sizeof *e->v[i].a, cmp_act);
 	}
-	qsort(e->v, e->n, sizeof *e->v, cmp_ctrig);
+	if (e->n)
+		qsort(e->v, e->n, sizeof *e->v, cmp_ctrig);
 	e->dirty = 0;
 }
 
