@@ -81,7 +81,8 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $name"
-		printf '%s\n' "$out" | tail -n 40 | sed 's/^/#   /'
+		# to stderr: prove shows it without -v, so a CI log says why
+		printf '%s\n' "$out" | tail -n 40 | sed 's/^/#   /' >&2
 	fi
 }
 
