@@ -6,10 +6,14 @@
 -- status) and system_state (the checkpoint key
 -- 'last_processed_block_stake_vault').  The pipeline owns the sv_* state
 -- tables (amounts in token base units, exact); triggers in the same
--- transaction project sv_stakes onto developers, record dead letters
--- (a stake of a wallet that is not a registered developer) and queue the
--- welcome e-mail (sv_mail_jobs).  Reverts arrive as puts/deletes restoring
--- older rows, so every projection follows them exactly.
+-- transaction project sv_stakes onto developers, and sv_stake_history (a
+-- wallet's stake at the end of each block that changed it) onto the dead
+-- letters (a stake of a wallet that is not a registered developer) and the
+-- welcome e-mail (sv_mail_jobs).  pg-write writes the final image of each
+-- row per transaction, however many blocks it holds: so the projections
+-- read state (sv_stakes) or per-block rows (history), never transitions
+-- between two images.  Reverts arrive as puts/deletes restoring older rows,
+-- so every projection follows them exactly.
 
 -- The pipeline is registered (pl_pipeline, pl_state_tables) by
 -- SELECT sv_register_pipeline() -- not by the migration itself, so that a
@@ -82,6 +86,22 @@ CREATE TABLE IF NOT EXISTS sv_stakes (
 	last_tx_hash varchar(66) NOT NULL,
 	last_timestamp numeric(20,0) NOT NULL
 );
+-- sv_stakes at the end of every block that changed it (a history table:
+-- the dead letters and the welcome job follow it, per block).
+CREATE TABLE IF NOT EXISTS sv_stake_history (
+	wallet_address varchar(42) NOT NULL,
+	block_number numeric(20,0) NOT NULL,
+	vault_address varchar(42) NOT NULL,
+	stake_amount numeric(78,0) NOT NULL CHECK (stake_amount >= 0),
+	status varchar(20) NOT NULL CHECK (status IN ('pending', 'active')),
+	stakes numeric(20,0) NOT NULL,
+	unstakes numeric(20,0) NOT NULL,
+	block_hash varchar(66) NOT NULL,
+	log_index numeric(20,0) NOT NULL,
+	tx_hash varchar(66) NOT NULL,
+	block_timestamp numeric(20,0) NOT NULL,
+	PRIMARY KEY (wallet_address, block_number)
+);
 CREATE TABLE IF NOT EXISTS sv_vault (
 	address varchar(42) PRIMARY KEY,
 	required_stake numeric(78,0) NOT NULL,
@@ -94,7 +114,8 @@ CREATE OR REPLACE FUNCTION sv_register_pipeline() RETURNS void LANGUAGE sql AS $
 		ON CONFLICT DO NOTHING;
 	INSERT INTO pl_state_tables (table_name, pipeline, append_only)
 		VALUES ('sv_cursor', 'stakevault', false), ('sv_required_stake_updates', 'stakevault', false),
-			('sv_stakes', 'stakevault', false), ('sv_vault', 'stakevault', false)
+			('sv_stakes', 'stakevault', false), ('sv_vault', 'stakevault', false),
+			('sv_stake_history', 'stakevault', true)
 		ON CONFLICT DO NOTHING;
 $$;
 
@@ -141,59 +162,98 @@ CREATE OR REPLACE FUNCTION sv_wallet(a text) RETURNS text LANGUAGE sql IMMUTABLE
 	SELECT '0x' || lpad(substr(lower(a), 3), 40, '0')
 $$;
 
+-- developers follows the stake (its final image in the transaction is all
+-- that counts); a revert restores an older row or deletes the first one.
 CREATE OR REPLACE FUNCTION sv_stakes_project() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-	w text;
-	dev_status text;
-	dev_email text;
-	reverting boolean := false;
 BEGIN
 	IF TG_OP = 'DELETE' THEN
 		-- a revert removed the wallet's first stake: nothing of it happened
-		w := sv_wallet(OLD.wallet_address);
-		DELETE FROM sv_dead_letters WHERE wallet_address = w AND block_hash = OLD.last_block_hash;
-		DELETE FROM sv_mail_jobs WHERE wallet_address = w AND kind = 'welcome' AND sent_at IS NULL
-			AND block_hash = OLD.last_block_hash;
 		UPDATE developers SET stake_amount = 0, staked_at = NULL,
 			status = CASE WHEN status = 'active' THEN 'pending' ELSE status END
-			WHERE wallet_address = w;
-		RETURN NULL;
-	END IF;
-	w := sv_wallet(NEW.wallet_address);
-	IF TG_OP = 'UPDATE' AND NEW.last_block < OLD.last_block THEN
-		-- a revert: the row is back at an older event
-		reverting := true;
-		DELETE FROM sv_dead_letters WHERE wallet_address = w AND block_hash = OLD.last_block_hash;
-		DELETE FROM sv_mail_jobs WHERE wallet_address = w AND kind = 'welcome' AND sent_at IS NULL
-			AND block_hash = OLD.last_block_hash;
-	END IF;
-	SELECT status, email INTO dev_status, dev_email FROM developers WHERE wallet_address = w FOR UPDATE;
-	IF NOT FOUND THEN
-		IF NOT reverting THEN
-			INSERT INTO sv_dead_letters (wallet_address, block_number, block_hash, log_index, tx_hash,
-					stake_amount, reason)
-				VALUES (w, NEW.last_block, NEW.last_block_hash, NEW.last_log_index, NEW.last_tx_hash,
-					NEW.stake_amount, 'unknown developer: the wallet is not registered in developers');
-		END IF;
+			WHERE wallet_address = sv_wallet(OLD.wallet_address);
 		RETURN NULL;
 	END IF;
 	UPDATE developers SET
 		stake_amount = (NEW.stake_amount * 0.000001)::numeric(20,6),
 		staked_at = CASE WHEN NEW.staked_at = 0 THEN NULL
 			ELSE sv_epoch(NEW.staked_at) END,
-		status = CASE WHEN dev_status = 'suspended' THEN 'suspended' ELSE NEW.status END
-		WHERE wallet_address = w;
-	IF NOT reverting AND dev_status = 'pending' AND NEW.status = 'active' THEN
-		INSERT INTO sv_mail_jobs (kind, wallet_address, email, block_number, block_hash)
-			VALUES ('welcome', w, dev_email, NEW.last_block, NEW.last_block_hash)
-			ON CONFLICT DO NOTHING;
-	END IF;
+		status = CASE WHEN status = 'suspended' THEN 'suspended' ELSE NEW.status END
+		WHERE wallet_address = sv_wallet(NEW.wallet_address);
 	RETURN NULL;
 END;
 $$;
 DROP TRIGGER IF EXISTS sv_stakes_project ON sv_stakes;
 CREATE TRIGGER sv_stakes_project AFTER INSERT OR UPDATE OR DELETE ON sv_stakes
 	FOR EACH ROW EXECUTE FUNCTION sv_stakes_project();
+
+-- The welcome job of wallet w (raw: as sv_stake_history spells it): the
+-- first block still applied at whose end the stake is active, for a
+-- registered developer who is not suspended; an unsent job moves to an
+-- earlier such block.  Whatever order pg-write's statements insert and
+-- delete history rows in, the job ends at the earliest one.
+CREATE OR REPLACE FUNCTION sv_welcome(w text, raw text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	dev_email text;
+	b numeric;
+	h text;
+BEGIN
+	SELECT email INTO dev_email FROM developers WHERE wallet_address = w AND status <> 'suspended';
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	SELECT block_number, block_hash INTO b, h FROM sv_stake_history
+		WHERE wallet_address = raw AND status = 'active' ORDER BY block_number LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	INSERT INTO sv_mail_jobs (kind, wallet_address, email, block_number, block_hash)
+		VALUES ('welcome', w, dev_email, b, h)
+		ON CONFLICT (wallet_address) WHERE kind = 'welcome' DO UPDATE
+			SET block_number = EXCLUDED.block_number, block_hash = EXCLUDED.block_hash
+			WHERE sv_mail_jobs.sent_at IS NULL AND EXCLUDED.block_number < sv_mail_jobs.block_number;
+END;
+$$;
+
+-- The effects of a block on a wallet, from its history row (one per wallet
+-- and block, however many blocks one transaction holds): a dead letter for
+-- a wallet that is not a registered developer, the welcome job.  A revert
+-- deletes the row (or replaces it, same key, another hash): the block's
+-- dead letter and unsent job go with it.
+CREATE OR REPLACE FUNCTION sv_stake_history_effects() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	w text;
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
+		RETURN NULL;
+	END IF;
+	IF TG_OP IN ('DELETE', 'UPDATE') THEN
+		w := sv_wallet(OLD.wallet_address);
+		DELETE FROM sv_dead_letters WHERE wallet_address = w
+			AND block_number = OLD.block_number AND block_hash = OLD.block_hash;
+		DELETE FROM sv_mail_jobs WHERE wallet_address = w AND kind = 'welcome' AND sent_at IS NULL
+			AND block_number = OLD.block_number AND block_hash = OLD.block_hash;
+		IF FOUND THEN
+			PERFORM sv_welcome(w, OLD.wallet_address);
+		END IF;
+		IF TG_OP = 'DELETE' THEN
+			RETURN NULL;
+		END IF;
+	END IF;
+	w := sv_wallet(NEW.wallet_address);
+	IF NOT EXISTS (SELECT 1 FROM developers WHERE wallet_address = w) THEN
+		INSERT INTO sv_dead_letters (wallet_address, block_number, block_hash, log_index, tx_hash,
+				stake_amount, reason)
+			VALUES (w, NEW.block_number, NEW.block_hash, NEW.log_index, NEW.tx_hash,
+				NEW.stake_amount, 'unknown developer: the wallet is not registered in developers');
+	ELSIF NEW.status = 'active' THEN
+		PERFORM sv_welcome(w, NEW.wallet_address);
+	END IF;
+	RETURN NULL;
+END;
+$$;
+DROP TRIGGER IF EXISTS sv_stake_history_effects ON sv_stake_history;
+CREATE TRIGGER sv_stake_history_effects AFTER INSERT OR UPDATE OR DELETE ON sv_stake_history
+	FOR EACH ROW EXECUTE FUNCTION sv_stake_history_effects();
 
 -- A developer who registers after staking gets the stake at once.
 CREATE OR REPLACE FUNCTION sv_developers_register() RETURNS trigger LANGUAGE plpgsql AS $$

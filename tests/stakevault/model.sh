@@ -22,23 +22,36 @@ sv_model_logs() {
 }
 
 # sv_model REGISTERED LOGS OUTDIR: REGISTERED has one lower-case wallet a line.
+# The side effects are per wallet and block (the state at the block's end):
+# an unregistered wallet's block -> one dead letter naming its last log; a
+# registered developer's welcome -> the first block that ends with a stake.
 sv_model() {
-	local reg=$1 logs=$2 out=$3 kind w amt bn ts bh li
-	declare -A stake=() at=() first=() nst=() nun=() isreg=()
+	local reg=$1 logs=$2 out=$3 kind w amt bn ts bh li k
+	declare -A stake=() at=() first=() nst=() nun=() isreg=() endst=() endli=() endbh=()
+	local blocks=()
 	while read -r w; do isreg[$w]=1; done <"$reg"
-	: >"$out/dead_letters"
 	while IFS=$'\t' read -r kind w amt bn ts bh li; do
 		[ "$kind" = R ] && continue
 		amt=$((16#$amt)) bn=$((bn)) ts=$((ts)) li=$((li))
 		if [ "$kind" = S ]; then
 			stake[$w]=$((${stake[$w]:-0} + amt)) at[$w]=$ts nst[$w]=$((${nst[$w]:-0} + 1))
-			[ -n "${first[$w]:-}" ] || first[$w]=$bn
 		else
 			stake[$w]=$((${stake[$w]:-0} - amt)) nun[$w]=$((${nun[$w]:-0} + 1))
 		fi
 		[ "${stake[$w]}" -ge 0 ] || { echo "model: negative stake of $w" >&2; return 1; }
-		[ -n "${isreg[$w]:-}" ] || printf '%s|%s|%s|%s\n' "$w" "$bn" "$bh" "$li" >>"$out/dead_letters"
+		k="$w|$bn"
+		[ -n "${endst[$k]:-}" ] || blocks+=("$k")
+		endst[$k]=${stake[$w]} endli[$k]=$li endbh[$k]=$bh
 	done <"$logs"
+	: >"$out/dead_letters"
+	for k in "${blocks[@]}"; do
+		w=${k%|*} bn=${k#*|}
+		if [ -z "${isreg[$w]:-}" ]; then
+			printf '%s|%s|%s|%s\n' "$w" "$bn" "${endbh[$k]}" "${endli[$k]}" >>"$out/dead_letters"
+		elif [ "${endst[$k]}" -gt 0 ] && [ -z "${first[$w]:-}" ]; then
+			first[$w]=$bn
+		fi
+	done
 	LC_ALL=C sort -o "$out/dead_letters" "$out/dead_letters"
 	: >"$out/developers"
 	: >"$out/mail_jobs"

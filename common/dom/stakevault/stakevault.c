@@ -18,10 +18,15 @@
  *                              system_state['last_processed_block_stake_vault']
  *   sv_required_stake_updates  every RequiredStakeUpdated
  *   sv_stakes                  one row per developer wallet that ever staked
+ *   sv_stake_history           its image at the end of every block that
+ *                              changed it (history: never kept in memory)
  *   sv_vault                   per vault: the required stake (0: not known yet)
  * Whether the wallet is a registered developer, the dead letters and the
- * welcome e-mail job are the database's (triggers on sv_stakes, in the
- * same transaction): docs/stakevault.md says why.
+ * welcome e-mail job are the database's (triggers in the same
+ * transaction: developers follows sv_stakes, the dead letters and jobs
+ * follow sv_stake_history, one row per wallet and block, so they do not
+ * depend on how many blocks pg-write puts in one transaction):
+ * docs/stakevault.md says why.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -49,6 +54,14 @@ struct stake {
 	uint64_t last_block, last_log_index, last_timestamp;
 	u256 last_block_hash, last_tx;
 };
+/* sv_stake_history: a stake at the end of a block (key: wallet, block) */
+struct stakehist {
+	u256 wallet;
+	uint64_t block;
+	u256 vault, amount;
+	uint64_t status, stakes, unstakes, log_index, timestamp;
+	u256 block_hash, tx;
+};
 struct vault {
 	u256 address;
 	u256 required;
@@ -57,6 +70,7 @@ struct vault {
 
 enum { T_CURSOR,
 	T_UPD,
+	T_HIST,
 	T_STAKES,
 	T_VAULT,
 	T_COUNT };
@@ -84,6 +98,32 @@ static const struct dl_col stake_cols[] = {DL_COL("wallet_address", DL_FELT, sta
 	DL_COL("last_log_index", DL_U64, stake, last_log_index), DL_COL("last_tx_hash", DL_H256, stake, last_tx),
 	DL_COL("last_timestamp", DL_U64, stake, last_timestamp)};
 
+static const struct dl_col hist_key[] = {DL_COL("wallet_address", DL_FELT, stakehist, wallet),
+	DL_COL("block_number", DL_U64, stakehist, block)};
+static const struct dl_col hist_cols[] = {DL_COL("wallet_address", DL_FELT, stakehist, wallet),
+	DL_COL("block_number", DL_U64, stakehist, block), DL_COL("vault_address", DL_FELT, stakehist, vault),
+	DL_COL("stake_amount", DL_DEC, stakehist, amount), DL_ENUM_COL("status", stakehist, status, status_names),
+	DL_COL("stakes", DL_U64, stakehist, stakes), DL_COL("unstakes", DL_U64, stakehist, unstakes),
+	DL_COL("block_hash", DL_H256, stakehist, block_hash), DL_COL("log_index", DL_U64, stakehist, log_index),
+	DL_COL("tx_hash", DL_H256, stakehist, tx), DL_COL("block_timestamp", DL_U64, stakehist, timestamp)};
+
+static void stake_image(const void *ent, uint64_t block, void *out)
+{
+	const struct stake *st = ent;
+	struct stakehist *h = out;
+	h->wallet = st->wallet;
+	h->block = block;
+	h->vault = st->vault;
+	h->amount = st->amount;
+	h->status = st->status;
+	h->stakes = st->stakes;
+	h->unstakes = st->unstakes;
+	h->block_hash = st->last_block_hash;
+	h->log_index = st->last_log_index;
+	h->tx = st->last_tx;
+	h->timestamp = st->last_timestamp;
+}
+
 static const struct dl_col vault_key[] = {DL_COL("address", DL_FELT, vault, address)};
 static const struct dl_col vault_cols[] = {DL_COL("address", DL_FELT, vault, address), DL_COL("required_stake", DL_DEC, vault, required),
 	DL_COL("stakers", DL_U64, vault, stakers), DL_COL("last_block", DL_U64, vault, last_block)};
@@ -93,7 +133,10 @@ static const struct dl_col vault_cols[] = {DL_COL("address", DL_FELT, vault, add
 static const struct dl_table tabs[T_COUNT] = {
 	[T_CURSOR] = {"sv_cursor", sizeof(struct cursor), 8, cur_key, 1, cur_cols, NCOLS(cur_cols), -1, 0, -1, NULL},
 	[T_UPD] = {"sv_required_stake_updates", sizeof(struct upd), 16, upd_key, 2, upd_cols, NCOLS(upd_cols), -1, 0, -1, NULL},
-	[T_STAKES] = {"sv_stakes", sizeof(struct stake), 32, stake_key, 1, stake_cols, NCOLS(stake_cols), -1, 0, -1, NULL},
+	[T_HIST] = {"sv_stake_history", sizeof(struct stakehist), 40, hist_key, 2, hist_cols, NCOLS(hist_cols), -1, 0, T_STAKES,
+		stake_image},
+	[T_STAKES] = {"sv_stakes", sizeof(struct stake), 32, stake_key, 1, stake_cols, NCOLS(stake_cols), T_HIST,
+		offsetof(struct stake, last_block), -1, NULL},
 	[T_VAULT] = {"sv_vault", sizeof(struct vault), 32, vault_key, 1, vault_cols, NCOLS(vault_cols), -1, 0, -1, NULL},
 };
 
@@ -217,7 +260,7 @@ static int on_stake(struct dl *dl, const struct ev *e, int staking)
 		st = dl_new_row(dl, T_STAKES, &wallet);
 		st->vault = e->address;
 	}
-	st = dl_mut(dl, T_STAKES, st);
+	st = dl_update(dl, T_STAKES, st);
 	if (!u256_eq(&st->vault, &e->address))
 		return error("%s by %s at another vault than its stake's", name, wb);
 	/* the row's last change names this block: its hash is the frame's */
@@ -335,8 +378,9 @@ const struct dl_domain stakevault_domain = {
 
 const char stakevault_about[] =
 	"The StakeVault domain: rpc-listen's frames of the vault's logs (Staked,\n"
-	"Unstaked, RequiredStakeUpdated) into developer stakes (sv_stakes), the\n"
-	"vault's required stake (sv_vault, sv_required_stake_updates) and the block\n"
-	"cursor (sv_cursor).  Amounts are exact token base units.  A log that does\n"
-	"not decode, an unstake beyond the stake or a required stake that does not\n"
-	"match stops with 65 (docs/stakevault.md).\n";
+	"Unstaked, RequiredStakeUpdated) into developer stakes (sv_stakes, and per\n"
+	"block in sv_stake_history), the vault's required stake (sv_vault,\n"
+	"sv_required_stake_updates) and the block cursor (sv_cursor).  Amounts are\n"
+	"exact token base units.  A log that does not decode, an unstake beyond the\n"
+	"stake or a required stake that does not match stops with 65\n"
+	"(docs/stakevault.md).\n";
