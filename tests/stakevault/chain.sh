@@ -17,7 +17,7 @@
 SV_DIR=$(cd "$(dirname "${SV_LIB:-tests/stakevault/chain.sh}")" 2>/dev/null && pwd)
 
 sv_rpc_to() { # URL METHOD PARAMS
-	_sv_out=$(curl -sS --max-time 30 -X POST -H 'Content-Type: application/json' \
+	_sv_out=$(curl -sS --max-time "${SV_RPC_TIMEOUT:-120}" -X POST -H 'Content-Type: application/json' \
 		--data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}" "$1") || return 1
 	if printf '%s' "$_sv_out" | jq -e 'has("error")' >/dev/null; then
 		echo "sv_rpc: $2: $(printf '%s' "$_sv_out" | jq -c .error)" >&2
@@ -105,7 +105,15 @@ sv_get_stake() {
 	printf '%d\n' "$_sv_r"
 }
 sv_head() { printf '%d\n' "$(sv_rpc eth_blockNumber '[]' | jq -r .)"; }
-sv_mine() { sv_rpc anvil_mine "[\"0x$(printf '%x' "$1")\"]" >/dev/null; }
+# (in calls of at most 200 blocks: a loaded machine answers each in time)
+sv_mine() {
+	_sv_n=$1
+	while [ "$_sv_n" -gt 0 ]; do
+		_sv_k=$((_sv_n > 200 ? 200 : _sv_n))
+		sv_rpc anvil_mine "[\"0x$(printf '%x' "$_sv_k")\"]" >/dev/null || return 1
+		_sv_n=$((_sv_n - _sv_k))
+	done
+}
 # anvil_reorg DEPTH: replace the newest DEPTH blocks by DEPTH empty ones.
 sv_reorg() { sv_rpc anvil_reorg "[$1, []]" >/dev/null; }
 # anvil_rollback DEPTH: drop the newest DEPTH blocks (nothing mined instead).
