@@ -110,6 +110,9 @@ test_expect_success 'psql habits: -h -p -U -d, a conninfo and a URI, with no PG*
 		pg-snapshot -d "host=$h port=$p user=postgres dbname=postgres" >c &&
 		pg-snapshot -d "postgresql://postgres@/postgres?host=$h&port=$p" >d &&
 		pg-listen --once -h "$h" -p "$p" -U postgres -d postgres >e &&
+		pl-migrate -h "$h" -p "$p" -U postgres -d postgres >f && grep -q "up to date" f &&
+		pl-migrate --host="$h" --port="$p" --username=postgres --dbname=postgres --dry-run >g &&
+		test_must_fail --code 69 pl-migrate -h "$h/nonexistent" -p "$p" -U postgres -d postgres 2>err &&
 		test_cmp a b && test_cmp a c && test_cmp a d &&
 		test_must_fail --code 78 pg-snapshot -h "$h" -p "$p" -U nosuchrole -d postgres 2>err &&
 		grep -q "fatal: unable to connect to the database: .*nosuchrole.*check the connection options" err &&
