@@ -34,7 +34,11 @@ sv_anvil_start() {
 	shift
 	mkdir -p "$_sv_d"
 	: >"$_sv_d/anvil.log"
-	anvil --host 127.0.0.1 --port "${SV_PORT:-0}" --accounts 12 "$@" >"$_sv_d/anvil.log" 2>&1 &
+	# HOME: anvil keeps the states it prunes from memory in ~/.foundry/anvil/tmp
+	# and leaves them there when it is killed (75 GB after a day of tests
+	# and benches here); in DIR/home they go with the test's directory.
+	mkdir -p "$_sv_d/home"
+	HOME=$_sv_d/home anvil --host 127.0.0.1 --port "${SV_PORT:-0}" --accounts 12 "$@" >"$_sv_d/anvil.log" 2>&1 &
 	echo $! >"$_sv_d/anvil.pid"
 	_sv_i=0
 	while [ $_sv_i -lt 600 ]; do
