@@ -116,7 +116,7 @@ int pgc_quarantine(PGconn *conn, const char *pipeline, const char *program, cons
 int pgc_quarantine_n(PGconn *conn, const char *pipeline, const char *program, const char *kind, int64_t driver_id,
 	int64_t seq, const char *reason, const char *frame, size_t frame_len);
 
-/* Sleep for ms milliseconds unless PL_TEST_NO_SLEEP is set (tests). */
+/* Sleep for ms milliseconds (10 ms at most when PL_TEST_NO_SLEEP is set: tests). */
 void pgc_sleep_ms(long ms);
 
 #endif

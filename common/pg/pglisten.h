@@ -53,7 +53,7 @@ int pgl_open(struct pgl *l, const struct pip *work, int include_done, const char
 /*
  * Drop the connection and connect again (same rules as pgl_open), after a
  * backoff of 100 ms doubling to 5 s with jitter for consecutive failures
- * (pgc_sleep_ms: PL_TEST_NO_SLEEP skips the sleeps).  Counts reconnects and
+ * (pgc_sleep_ms: PL_TEST_NO_SLEEP shortens the sleeps to 10 ms).  Counts reconnects and
  * reports the loss (why) and the reconnection on stderr.  0, or -1 when
  * *l->stop became set meanwhile.
  */
