@@ -368,7 +368,8 @@ static int reorg(struct rf *f)
 	if (k == 0)
 		die_code(EXIT_DATAERR,
 			"reorg deeper than the %zu blocks remembered (%" PRIu64 "..%" PRIu64 " all left the chain); "
-			"nothing of it was reverted",
+			"nothing of it was reverted (a node restarted from an older state, or a fork deeper than --window: "
+			"check the node, then restart with a larger --window, up to the apply filter's --finality)",
 			f->rn, f->ring[0].number, f->ring[f->rn - 1].number);
 	warn("reorg: %zu block(s) %" PRIu64 "..%" PRIu64 " left the chain; reverting them, resuming at block %" PRIu64,
 		f->rn - k, f->ring[k].number, f->ring[f->rn - 1].number, f->ring[k - 1].number + 1);
