@@ -428,7 +428,6 @@ static void verdicts(struct st_collector *c)
 	int64_t wb = st_file_value(w, "last_block", &found);
 	if (s->cp_block < 0 && found && wb >= 0)
 		s->cp_block = wb;
-	/* the stall clock: work waits and the checkpoint stays */
 	/* a source's own health rule (rpc-listen: healthy while lag < 100 blocks) and catch-up */
 	s->lag_limit = -1;
 	s->source_caught_up = -1;
@@ -443,6 +442,7 @@ static void verdicts(struct st_collector *c)
 	s->lag_blocks = -1;
 	if (s->head_block >= 0 && s->cp_block >= 0)
 		s->lag_blocks = s->head_block > s->cp_block ? s->head_block - s->cp_block : 0;
+	/* the stall clock: work waits and the checkpoint stays */
 	int64_t seq = s->have_cp ? s->cp_seq : -1;
 	if (!c->have_seq_seen || seq != c->last_seq_seen || s->waiting <= 0) {
 		c->have_seq_seen = 1;

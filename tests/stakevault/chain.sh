@@ -17,7 +17,7 @@
 SV_DIR=$(cd "$(dirname "${SV_LIB:-tests/stakevault/chain.sh}")" 2>/dev/null && pwd)
 
 sv_rpc_to() { # URL METHOD PARAMS
-	_sv_out=$(curl -sS --max-time 30 -X POST -H 'Content-Type: application/json' \
+	_sv_out=$(curl -sS --max-time "${SV_RPC_TIMEOUT:-300}" -X POST -H 'Content-Type: application/json' \
 		--data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}" "$1") || return 1
 	if printf '%s' "$_sv_out" | jq -e 'has("error")' >/dev/null; then
 		echo "sv_rpc: $2: $(printf '%s' "$_sv_out" | jq -c .error)" >&2
