@@ -61,7 +61,11 @@ static const char usage_text[] =
 	"  --until-block N        stop once block N is emitted\n"
 	"  --status-file FILE     rewrite FILE (atomically, each second) with a JSON line:\n"
 	"                         head, block, lag, healthy, RPC counters\n"
-	"  --healthy-lag N        healthy while head - block < N (default 100)\n"
+	"  --stats-file FILE      rewrite FILE each second with \"name value\" lines for\n"
+	"                         pl-status (docs/status.md): head_block, caught_up,\n"
+	"                         healthy_lag_blocks, rpc_*_total counters\n"
+	"  --healthy-lag N        healthy while head - block < N (default 100; pl-status\n"
+	"                         applies it to the block committed)\n"
 	"  --no-progress          no progress lines during historic sync\n"
 	"  -h, --help             this text\n"
 	"  --version              print the version\n"
@@ -99,6 +103,7 @@ enum {
 	O_UNTIL,
 	O_STATUS,
 	O_LAG,
+	O_STATSF,
 	O_NOPROG,
 };
 
@@ -142,6 +147,7 @@ int main(int argc, char **argv)
 		{"until-block", required_argument, NULL, O_UNTIL},
 		{"status-file", required_argument, NULL, O_STATUS},
 		{"healthy-lag", required_argument, NULL, O_LAG},
+		{"stats-file", required_argument, NULL, O_STATSF},
 		{"no-progress", no_argument, NULL, O_NOPROG},
 		{NULL, 0, NULL, 0},
 	};
@@ -229,6 +235,9 @@ int main(int argc, char **argv)
 			break;
 		case O_STATUS:
 			cfg.status_file = opt_str("--status-file", optarg);
+			break;
+		case O_STATSF:
+			cfg.stats_file = opt_str("--stats-file", optarg);
 			break;
 		case O_LAG:
 			cfg.healthy_lag = opt_u64("--healthy-lag", optarg, 1, UINT32_MAX);

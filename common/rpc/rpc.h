@@ -125,8 +125,9 @@ struct rf_config {
 	int once;	      /* stop once caught up with head - confirmations */
 	int progress;	      /* progress lines on stderr during historic sync */
 	const char *status_file;
-	uint64_t healthy_lag; /* healthy while head - emitted < this */
-	uint64_t max_bad;     /* consecutive malformed responses before giving up */
+	const char *stats_file; /* pl-stats lines for pl-status (docs/status.md) */
+	uint64_t healthy_lag;	/* healthy while head - emitted < this */
+	uint64_t max_bad;	/* consecutive malformed responses before giving up */
 };
 
 /* The checkpoint the database says (rpc-listen reads it at start). */

@@ -59,6 +59,8 @@ struct rf {
 	size_t nblks, blkcap;
 	uint64_t nlogs_total, nframes, nreverts, nreorgs;
 	uint64_t prog_ms, start_ms, start_block, last_status_ms;
+	int caught_up; /* at head - confirmations (live), not in historic sync */
+	int news;      /* frames written since the last status */
 	unsigned seed;
 };
 
@@ -93,11 +95,14 @@ static void backoff(struct rf *f)
 	nap(f, d);
 }
 
+static void write_status(struct rf *f, int force);
+
 static void failed(struct rf *f, const char *what)
 {
 	f->fails++;
 	if (f->fails == ALERT_AFTER)
 		warn("ALERT: %" PRIu64 " consecutive RPC errors (last: %s at %s)", f->fails, what, rpc_endpoint(f->r));
+	write_status(f, 0); /* the counters, while no answer comes */
 }
 
 static void stopped(struct rf *f)
@@ -325,6 +330,7 @@ static void emit_block(struct rf *f, const struct blk *b)
 	f->have_cp = 1;
 	f->nframes++;
 	f->nlogs_total += b->nlogs;
+	f->news = 1;
 	ring_push(f, b->number, &b->hash);
 }
 
@@ -362,7 +368,8 @@ static int reorg(struct rf *f)
 	if (k == 0)
 		die_code(EXIT_DATAERR,
 			"reorg deeper than the %zu blocks remembered (%" PRIu64 "..%" PRIu64 " all left the chain); "
-			"nothing of it was reverted",
+			"nothing of it was reverted (a node restarted from an older state, or a fork deeper than --window: "
+			"check the node, then restart with a larger --window, up to the apply filter's --finality)",
 			f->rn, f->ring[0].number, f->ring[f->rn - 1].number);
 	warn("reorg: %zu block(s) %" PRIu64 "..%" PRIu64 " left the chain; reverting them, resuming at block %" PRIu64,
 		f->rn - k, f->ring[k].number, f->ring[f->rn - 1].number, f->ring[k - 1].number + 1);
@@ -389,6 +396,7 @@ static int reorg(struct rf *f)
 		fr_add_end(&f->out, s);
 		f->seq = s;
 		f->nreverts++;
+		f->news = 1;
 	}
 	f->rn = k;
 	f->next = f->ring[k - 1].number + 1;
@@ -515,16 +523,47 @@ bad:
 	return RPC_DOWN; /* the caller asks again */
 }
 
+/*
+ * The stats file for pl-status (docs/status.md, "name value" lines): the
+ * head it knows, the block it emitted, the lag limit of --healthy-lag (so
+ * that /health applies the rule with the block pg-write committed), whether
+ * it is caught up (/ready) and the RPC counters.
+ */
+static void write_stats(struct rf *f, uint64_t at)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	const struct rpc_stats *st = rpc_stats(f->r);
+	struct sb s = SB_INIT;
+	sb_addf(&s,
+		"# pl-stats 1\nprog rpc-listen\npid %ld\nupdated_ms %lld\nhead_block %" PRIu64 "\nlast_emitted_block %" PRIu64
+		"\nhealthy_lag_blocks %" PRIu64 "\ncaught_up %d\nrpc_requests_total %" PRIu64 "\nrpc_errors_total %" PRIu64
+		"\nrpc_limited_total %" PRIu64 "\nrpc_failovers_total %" PRIu64 "\nrpc_consecutive_errors %" PRIu64
+		"\nrpc_batch_blocks %" PRIu64 "\nrpc_logs_total %" PRIu64 "\nrpc_frames_total %" PRIu64
+		"\nrpc_reorgs_total %" PRIu64 "\nrpc_reverted_blocks_total %" PRIu64 "\n",
+		(long)getpid(), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, f->head, at, f->c->healthy_lag,
+		f->caught_up, st->requests, st->errors, st->limited, st->failovers, f->fails, f->batch, f->nlogs_total,
+		f->nframes, f->nreorgs, f->nreverts);
+	if (io_replace(f->c->stats_file, s.buf, s.len) < 0)
+		warn("unable to write the stats file: %s (pl-status shows old figures)", err_msg());
+	sb_free(&s);
+}
+
 static void write_status(struct rf *f, int force)
 {
-	if (!f->c->status_file)
+	if (!f->c->status_file && !f->c->stats_file)
 		return;
 	uint64_t t = now_ms();
 	if (!force && t - f->last_status_ms < 1000)
 		return;
 	f->last_status_ms = t;
+	f->news = 0;
 	uint64_t at = f->rn ? f->ring[f->rn - 1].number : (f->next ? f->next - 1 : 0);
 	uint64_t lag = f->head > at ? f->head - at : 0;
+	if (f->c->stats_file)
+		write_stats(f, at);
+	if (!f->c->status_file)
+		return;
 	const struct rpc_stats *st = rpc_stats(f->r);
 	struct sb s = SB_INIT;
 	sb_addf(&s,
@@ -701,9 +740,11 @@ int rf_follow(struct rpc *r, const struct rf_config *cfg, const struct rf_resume
 	while (!*stop) {
 		if (call_quantity(&f, "eth_blockNumber", &f.head) < 0)
 			break;
-		write_status(&f, 0);
 		uint64_t target = f.head >= cfg->confirmations ? f.head - cfg->confirmations : 0;
 		int caught_up = f.head < cfg->confirmations || f.next > target;
+		/* one batch short of the target is live following too */
+		f.caught_up = caught_up || target - f.next < cfg->batch;
+		write_status(&f, 0);
 		if (caught_up) {
 			int c = newest_canonical(&f);
 			if (c < 0)
@@ -715,6 +756,7 @@ int rf_follow(struct rpc *r, const struct rf_config *cfg, const struct rf_resume
 			}
 			if (cfg->once || (cfg->until_block && f.next > cfg->until_block))
 				break;
+			write_status(&f, f.news); /* idle: the news at once */
 			nap(&f, cfg->poll_ms);
 			continue;
 		}

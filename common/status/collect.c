@@ -428,6 +428,20 @@ static void verdicts(struct st_collector *c)
 	int64_t wb = st_file_value(w, "last_block", &found);
 	if (s->cp_block < 0 && found && wb >= 0)
 		s->cp_block = wb;
+	/* a source's own health rule (rpc-listen: healthy while lag < 100 blocks) and catch-up */
+	s->lag_limit = -1;
+	s->source_caught_up = -1;
+	for (int i = 0; i < s->nfiles; i++) {
+		int64_t v = st_file_value(&s->files[i], "healthy_lag_blocks", &found);
+		if (found && v > 0)
+			s->lag_limit = v;
+		v = st_file_value(&s->files[i], "caught_up", &found);
+		if (found)
+			s->source_caught_up = v != 0;
+	}
+	s->lag_blocks = -1;
+	if (s->head_block >= 0 && s->cp_block >= 0)
+		s->lag_blocks = s->head_block > s->cp_block ? s->head_block - s->cp_block : 0;
 	/* the stall clock: work waits and the checkpoint stays */
 	int64_t seq = s->have_cp ? s->cp_seq : -1;
 	if (!c->have_seq_seen || seq != c->last_seq_seen || s->waiting <= 0) {
@@ -466,15 +480,27 @@ static void verdicts(struct st_collector *c)
 		if (s->healthy && c->o.stall_ms > 0 && s->stalled_ms >= c->o.stall_ms)
 			UNHEALTHY("stalled: %" PRId64 " work items wait and the checkpoint has not moved for %" PRId64 " s",
 				s->waiting, s->stalled_ms / 1000);
+		if (s->healthy && s->lag_limit > 0 && s->lag_blocks >= s->lag_limit)
+			UNHEALTHY("lagging: the newest applied block %" PRId64 " is %" PRId64 " blocks behind head %" PRId64
+				  " (healthy below %" PRId64 ")",
+				s->cp_block, s->lag_blocks, s->head_block, s->lag_limit);
 		if (s->healthy && s->has_supervisor && strcmp(s->sup_state, "running") && s->sup_state[0])
 			UNHEALTHY("the formation is not running (supervisor state: %s)", s->sup_state);
 	}
 #undef UNHEALTHY
 	s->ready = s->healthy && s->waiting >= 0 && s->waiting <= c->o.ready_items;
-	if (s->healthy && s->waiting < 0)
-		s->ready = s->have_cp; /* no work table: ready once something is applied */
-	if (s->healthy && !s->ready)
+	if (s->healthy && s->waiting < 0) {
+		/* no work table: ready once something is applied and the source
+		 * (when it says) follows the chain live, not in historic sync */
+		s->ready = s->have_cp && s->source_caught_up != 0;
+		if (!s->ready && !s->have_cp)
+			snprintf(s->reason, sizeof s->reason, "catching up: nothing applied yet");
+		else if (!s->ready)
+			snprintf(s->reason, sizeof s->reason,
+				"catching up: historic sync, block %" PRId64 " of head %" PRId64, s->cp_block, s->head_block);
+	} else if (s->healthy && !s->ready) {
 		snprintf(s->reason, sizeof s->reason, "catching up: %" PRId64 " work items wait", s->waiting);
+	}
 }
 
 void st_collect(struct st_collector *c)

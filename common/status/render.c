@@ -100,6 +100,42 @@ static void commit_histogram(struct sb *o, const struct st_snap *s, const struct
 	sample(o, s, "pl_commit_duration_seconds_count", NULL, NULL, inf);
 }
 
+/* A JSON-RPC source's counters (rpc-listen's stats file), when a stage writes them. */
+static const struct {
+	const char *key, *name, *type, *help;
+} rpc_keys[] = {
+	{"rpc_requests_total", "pl_rpc_requests_total", "counter", "JSON-RPC requests sent by the source."},
+	{"rpc_errors_total", "pl_rpc_errors_total", "counter",
+		"JSON-RPC requests that failed (no answer, HTTP error, unparsable, JSON-RPC error, rate limit)."},
+	{"rpc_limited_total", "pl_rpc_rate_limited_total", "counter",
+		"JSON-RPC requests refused as rate limited or too large (HTTP 429, -32005)."},
+	{"rpc_failovers_total", "pl_rpc_failovers_total", "counter", "Moves from one JSON-RPC endpoint to the next."},
+	{"rpc_consecutive_errors", "pl_rpc_consecutive_errors", "gauge",
+		"JSON-RPC errors since the last good answer (an ALERT is logged at 5)."},
+	{"rpc_batch_blocks", "pl_rpc_batch_blocks", "gauge", "Blocks per eth_getLogs now (halved on rate limits)."},
+	{"rpc_logs_total", "pl_rpc_logs_total", "counter", "Logs the source emitted."},
+	{"rpc_reorgs_total", "pl_rpc_reorgs_total", "counter", "Reorgs the source found by block hash."},
+};
+
+static void rpc_metrics(struct sb *o, const struct st_snap *s)
+{
+	for (size_t k = 0; k < sizeof rpc_keys / sizeof rpc_keys[0]; k++) {
+		int any = 0, found;
+		int64_t v = 0;
+		for (int i = 0; i < s->nfiles; i++) {
+			int64_t x = st_file_value(&s->files[i], rpc_keys[k].key, &found);
+			if (found) {
+				any = 1;
+				v += x;
+			}
+		}
+		if (!any)
+			continue;
+		head(o, rpc_keys[k].name, rpc_keys[k].type, rpc_keys[k].help);
+		sample(o, s, rpc_keys[k].name, NULL, NULL, v);
+	}
+}
+
 void st_metrics(const struct st_snap *s, struct sb *o)
 {
 	const struct st_file *w = st_file_of(s, "pg-write");
@@ -126,9 +162,11 @@ void st_metrics(const struct st_snap *s, struct sb *o)
 	if (s->head_block >= 0)
 		gauge(o, s, "pl_head_block", "Newest block the source knows (pl_pipeline.head_table, or a stats file).",
 			s->head_block);
-	if (s->head_block >= 0 && s->cp_block >= 0)
-		gauge(o, s, "pl_lag_blocks", "Blocks between the source's head and the newest applied block.",
-			s->head_block > s->cp_block ? s->head_block - s->cp_block : 0);
+	if (s->lag_blocks >= 0)
+		gauge(o, s, "pl_lag_blocks", "Blocks between the source's head and the newest applied block.", s->lag_blocks);
+	if (s->lag_limit > 0)
+		gauge(o, s, "pl_lag_limit_blocks", "Unhealthy at this lag in blocks (the source's healthy_lag_blocks).",
+			s->lag_limit);
 	gauge(o, s, "pl_lag_seconds",
 		"Seconds since the checkpoint last moved while work items wait (0 when caught up).", s->lag_seconds);
 	counter(o, s, "pl_reorgs_total", "Reorgs applied (runs of consecutive RevertBlock work items).",
@@ -139,6 +177,7 @@ void st_metrics(const struct st_snap *s, struct sb *o)
 		st_file_value(w, "reorg_depth_last", NULL));
 	gauge(o, s, "pl_reorg_depth_max", "Depth in blocks of the deepest reorg since pg-write started.",
 		st_file_value(w, "reorg_depth_max", NULL));
+	rpc_metrics(o, s);
 	gauge(o, s, "pl_quarantined_items", "Rows of pl_quarantine for this pipeline (refused input).", s->quarantined);
 	commit_histogram(o, s, w);
 	if (s->ntables) {
@@ -205,10 +244,10 @@ void st_status_json(const struct st_snap *s, struct sb *o)
 	sb_adds(o, ",\"lag\":{\"items\":");
 	jnum_or_null(o, s->waiting);
 	sb_adds(o, ",\"blocks\":");
-	jnum_or_null(o, s->head_block >= 0 && s->cp_block >= 0
-				? (s->head_block > s->cp_block ? s->head_block - s->cp_block : 0)
-				: -1);
-	sb_addf(o, ",\"seconds\":%" PRId64 "}", s->lag_seconds);
+	jnum_or_null(o, s->lag_blocks);
+	sb_addf(o, ",\"seconds\":%" PRId64 ",\"limit_blocks\":", s->lag_seconds);
+	jnum_or_null(o, s->lag_limit);
+	sb_adds(o, "}");
 	sb_addf(o, ",\"items_total\":%" PRId64 ",\"quarantined\":%" PRId64 ",\"last_quarantine\":",
 		st_file_value(w, "items_total", NULL), s->quarantined);
 	if (s->last_quarantine[0])
@@ -294,9 +333,8 @@ void st_progress(const struct st_snap *s, double rate, struct sb *o)
 	sb_addf(o, ", %" PRId64 " items/s", (int64_t)(rate + 0.5));
 	if (s->waiting >= 0)
 		sb_addf(o, ", %" PRId64 " waiting", s->waiting);
-	if (s->head_block >= 0 && s->cp_block >= 0)
-		sb_addf(o, ", block %" PRId64 " of %" PRId64 " (lag %" PRId64 ")", s->cp_block, s->head_block,
-			s->head_block > s->cp_block ? s->head_block - s->cp_block : 0);
+	if (s->lag_blocks >= 0)
+		sb_addf(o, ", block %" PRId64 " of %" PRId64 " (lag %" PRId64 ")", s->cp_block, s->head_block, s->lag_blocks);
 	if (s->waiting > 0) {
 		sb_adds(o, ", ETA ");
 		if (rate >= 0.5)

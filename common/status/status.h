@@ -66,7 +66,10 @@ struct st_snap {
 	int nfiles;
 	struct st_file files[ST_MAX_FILES];
 	/* derived */
-	int64_t stalled_ms; /* work waits and the checkpoint has not moved for this long */
+	int64_t lag_blocks;   /* head - newest applied block; -1 unknown */
+	int64_t lag_limit;    /* a source's healthy_lag_blocks (unhealthy at or above); -1 none */
+	int source_caught_up; /* a source's caught_up: 1, 0, or -1 when no source says */
+	int64_t stalled_ms;   /* work waits and the checkpoint has not moved for this long */
 	int64_t lag_seconds;
 	int healthy, ready;
 	char reason[ST_TEXT]; /* why not healthy / not ready */
