@@ -12,14 +12,18 @@
 #include "core/die.h"
 #include "core/io.h"
 #include "core/opt.h"
+#include "redis/rdx.h"
 #include "redis/rread.h"
 
 static const char usage[] =
-	"usage: redis-read [options] STREAM\n"
-	"       redis-read --replay FILE\n"
-	"Joins consumer group GROUP on STREAM (XGROUP CREATE ... MKSTREAM), and writes one event frame per\n"
-	"message on stdout (docs/formats.md, \"Redis sources\"): the frame's driver_id and seq are the\n"
-	"message id MS-N as MS * 2^16 + N, its events the message's event_data array in order; a\n"
+	"usage: redis-read [options] STREAM...\n"
+	"       redis-read --replay FILE [STREAM...]\n"
+	"Joins consumer group GROUP on each STREAM (XGROUP CREATE ... MKSTREAM), and writes one event frame per\n"
+	"message on stdout (docs/formats.md, \"Redis sources\"): the frame's seq is the message id MS-N as\n"
+	"MS * 2^16 + N (with one stream its driver_id too; with several, driver_id is the stream's place\n"
+	"among the arguments times 2^40, and the streams are merged in (id, place) order: a message is\n"
+	"written once no other stream can still get a smaller id, by the server's clock), its events the\n"
+	"message's event_data array in order; a\n"
 	"__rindexer_reorg message becomes a RevertBlock frame with fork_block.  One consumer of a group\n"
 	"reads at a time (a lease in Redis, STREAM:GROUP:lease); others wait as standbys (a standby that\n"
 	"takes the lease exits 75: the formation restarts from a fresh snapshot).  On taking the\n"
@@ -38,13 +42,14 @@ static const char usage[] =
 	"      --claim-idle MS     on taking the lease, claim others' pending entries idle this long\n"
 	"                          (default 0: the lease says their consumers are gone)\n"
 	"      --lease MS          the lease's time to live (default 10000)\n"
-	"      --dead-letter NAME  dead-letter stream (default STREAM:dead)\n"
+	"      --dead-letter NAME  dead-letter stream (default STREAM:dead, for each stream)\n"
 	"      --reject-file FILE  append a reject line for a bad message (the supervisor quarantines it)\n"
 	"      --once              read what is there and exit 0\n"
 	"      --replay FILE       offline: records {\"stream\",\"id\",\"payload\"} (ix-sim's output) to frames\n"
+	"                          (STREAMs given: their driver_ids as in the pipeline of those streams)\n"
 	"  -h, --help              this text\n"
 	"      --version           the version\n"
-	"STREAM defaults to the first of $REDIS_STREAMS.  Exit: 0 stopped (SIGTERM/SIGINT) or drained,\n"
+	"STREAMs default to $REDIS_STREAMS (comma-separated); the lease is the first stream's.  Exit: 0 stopped (SIGTERM/SIGINT) or drained,\n"
 	"64 usage, 65 bad message, 70 Redis refused a command, 75 output closed or the lease taken over.\n";
 
 enum { O_COUNT = OPT_LONG,
@@ -139,39 +144,47 @@ int main(int argc, char **argv)
 	int nrest = opt_rest(&op, &rest);
 	io_init_stdout();
 	if (replay) {
-		if (nrest)
-			opt_usage_error("--replay takes no STREAM");
+		if (nrest > RDX_MAX_STREAMS)
+			opt_usage_error("too many streams");
 		int fd = strcmp(replay, "-") ? open(replay, O_RDONLY | O_CLOEXEC) : 0;
 		if (fd < 0)
 			die_errno(66, "unable to open %s", replay);
-		int r = rread_replay(fd);
+		int r = rread_replay(fd, (const char **)rest, nrest);
 		if (fd > 0)
 			close(fd);
 		io_close_stdout();
 		opt_free(&op);
 		return r;
 	}
-	static char streams[256], consumer[128];
-	if (nrest > 1)
-		opt_usage_error("one STREAM per pipeline (its message ids are the pipeline's checkpoint)");
-	if (nrest == 1)
-		o.stream = rest[0];
-	else if (getenv("REDIS_STREAMS") && *getenv("REDIS_STREAMS")) {
+	static char streams[4096], consumer[128];
+	static const char *names[RDX_MAX_STREAMS];
+	if (nrest > RDX_MAX_STREAMS)
+		opt_usage_error("too many streams");
+	if (nrest >= 1) {
+		o.streams = (const char **)rest;
+		o.nstreams = nrest;
+	} else if (getenv("REDIS_STREAMS") && *getenv("REDIS_STREAMS")) {
 		snprintf(streams, sizeof streams, "%s", getenv("REDIS_STREAMS"));
-		streams[strcspn(streams, ",")] = 0;
-		o.stream = streams;
-	} else
+		for (char *p = streams, *q; p && *p && o.nstreams < RDX_MAX_STREAMS; p = q) {
+			q = strchr(p, ',');
+			if (q)
+				*q++ = 0;
+			if (*p)
+				names[o.nstreams++] = p;
+		}
+		o.streams = names;
+	}
+	if (!o.nstreams)
 		opt_usage_error("no STREAM given (and $REDIS_STREAMS is empty)");
+	for (int i = 0; i < o.nstreams; i++)
+		for (int j = 0; j < i; j++)
+			if (!strcmp(o.streams[i], o.streams[j]))
+				opt_usage_error("a STREAM given twice");
 	if (!o.consumer) {
 		char host[64] = "host";
 		gethostname(host, sizeof host - 1);
 		snprintf(consumer, sizeof consumer, "consumer-%s", host);
 		o.consumer = consumer;
-	}
-	static char dead[300];
-	if (!o.dead_letter) {
-		snprintf(dead, sizeof dead, "%s:dead", o.stream);
-		o.dead_letter = dead;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);

@@ -6,7 +6,7 @@
 # else scripts/pipelines/default.conf (a shard NAME-KofN without a file of
 # its own: its parent's NAME.conf, sql/025), into PIPELINE, FETCH, FETCH_USES_DB
 # and APPLY (and, for a pipeline without a work table, SOURCE instead of
-# pg-listen, SOURCE_USES_DB, SOURCE_REJECTS and ACK; FETCH may then be empty);
+# pg-listen, SOURCE_USES_DB, SOURCE_REJECTS, ACK and ACK_REJECTS; FETCH may then be empty);
 # set config (the file read) and pipeline (NAME, else the file's
 # PIPELINE); a stage that is one of our programs runs from $BIN.  Returns 1
 # with the reason in pl_pipeline_error when the file is unreadable or does
@@ -23,7 +23,7 @@ pl_load_pipeline() {
 		pl_pipeline_error="unable to read pipeline configuration '$config'"
 		return 1
 	fi
-	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=() SOURCE=() SOURCE_USES_DB=0 SOURCE_REJECTS=0 ACK=()
+	PIPELINE= FETCH=() FETCH_USES_DB=0 APPLY=() SOURCE=() SOURCE_USES_DB=0 SOURCE_REJECTS=0 ACK=() ACK_REJECTS=0
 	# shellcheck source=pipelines/pitchlake.conf
 	. "$config"
 	[ -n "$pipeline" ] || pipeline=$PIPELINE
