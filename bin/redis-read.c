@@ -18,6 +18,7 @@
 static const char usage[] =
 	"usage: redis-read [options] STREAM...\n"
 	"       redis-read --replay FILE [STREAM...]\n"
+	"       redis-read --newest | --history [options] STREAM...\n"
 	"Joins consumer group GROUP on each STREAM (XGROUP CREATE ... MKSTREAM), and writes one event frame per\n"
 	"message on stdout (docs/formats.md, \"Redis sources\"): the frame's seq is the message id MS-N as\n"
 	"MS * 2^16 + N (with one stream its driver_id too; with several, driver_id is the stream's place\n"
@@ -45,6 +46,11 @@ static const char usage[] =
 	"      --dead-letter NAME  dead-letter stream (default STREAM:dead, for each stream)\n"
 	"      --reject-file FILE  append a reject line for a bad message (the supervisor quarantines it)\n"
 	"      --once              read what is there and exit 0\n"
+	"      --newest            print \"SEQ DRIVER\" of the newest message of the streams (\"-\": none)\n"
+	"                          and exit (run-pipeline's stall watchdog: BACKLOG in a pipeline conf)\n"
+	"      --history           write the frames of every message of the streams (XRANGE: no group,\n"
+	"                          nothing changed), merged, less the ones skipped with redis-ack --skip\n"
+	"                          (pl-verify: HISTORY in a pipeline conf)\n"
 	"      --replay FILE       offline: records {\"stream\",\"id\",\"payload\"} (ix-sim's output) to frames\n"
 	"                          (STREAMs given: their driver_ids as in the pipeline of those streams)\n"
 	"  -h, --help              this text\n"
@@ -59,14 +65,16 @@ enum { O_COUNT = OPT_LONG,
 	O_DEAD,
 	O_ONCE,
 	O_REPLAY,
-	O_REJECT };
+	O_REJECT,
+	O_NEWEST,
+	O_HISTORY };
 static const struct option longopts[] = {{"url", required_argument, NULL, 'u'}, {"socket", required_argument, NULL, 's'},
 	{"group", required_argument, NULL, 'g'}, {"consumer", required_argument, NULL, 'c'},
 	{"count", required_argument, NULL, O_COUNT}, {"block", required_argument, NULL, O_BLOCK},
 	{"claim-idle", required_argument, NULL, O_IDLE}, {"lease", required_argument, NULL, O_LEASE},
 	{"dead-letter", required_argument, NULL, O_DEAD}, {"once", no_argument, NULL, O_ONCE},
 	{"replay", required_argument, NULL, O_REPLAY}, {"reject-file", required_argument, NULL, O_REJECT},
-	{NULL, 0, NULL, 0}};
+	{"newest", no_argument, NULL, O_NEWEST}, {"history", no_argument, NULL, O_HISTORY}, {NULL, 0, NULL, 0}};
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig)
@@ -86,6 +94,7 @@ int main(int argc, char **argv)
 	die_set_prog(argv[0]);
 	struct rread_opts o = {0};
 	const char *replay = NULL;
+	int mode = 0; /* 1 --newest, 2 --history */
 	o.url = env("REDIS_URL", NULL);
 	o.socket = env("REDIS_SOCKET", NULL);
 	o.group = env("CONSUMER_GROUP", "postgres-sync");
@@ -134,6 +143,12 @@ int main(int argc, char **argv)
 			break;
 		case O_REPLAY:
 			replay = opt_str("--replay", optarg);
+			break;
+		case O_NEWEST:
+			mode = 1;
+			break;
+		case O_HISTORY:
+			mode = 2;
 			break;
 		case O_REJECT:
 			o.reject_file = opt_str("--reject-file", optarg);
@@ -191,6 +206,16 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (mode) {
+		/* one-shot: give up on an unreachable Redis after 10 s (exit 69) */
+		sigaction(SIGALRM, &sa, NULL);
+		alarm(10);
+		int r = mode == 1 ? rread_newest(&o) : rread_history(&o);
+		alarm(0);
+		io_close_stdout();
+		opt_free(&op);
+		return r;
+	}
 	int r = rread_run(&o);
 	io_close_stdout();
 	opt_free(&op);

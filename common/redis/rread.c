@@ -503,3 +503,162 @@ int rread_replay(int fd, const char **streams, int nstreams)
 	sb_free(&st);
 	return 0;
 }
+
+/* --- One-shot reads for the supervisor's tools (no group, nothing changed in Redis). */
+
+int rread_newest(const struct rread_opts *o)
+{
+	struct rconn rc = {o->url, o->socket, NULL, o->stop};
+	if (rc_connect(&rc) < 0)
+		die_code(69, "unable to reach Redis");
+	int64_t best = -1, best_d = -1;
+	for (int i = 0; i < o->nstreams; i++) {
+		const char *av[] = {"XREVRANGE", o->streams[i], "+", "-", "COUNT", "1"};
+		redisReply *r = rc_cmd(&rc, 6, av, NULL, NULL);
+		if (!r)
+			die_code(69, "lost the connection to Redis");
+		int64_t seq;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+			r->element[0]->elements >= 1 && r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+			rdx_id_to_seq(r->element[0]->element[0]->str, r->element[0]->element[0]->len, &seq) == 0) {
+			int64_t d = rdx_driver(seq, i, o->nstreams);
+			if (seq > best || (seq == best && d > best_d)) {
+				best = seq;
+				best_d = d;
+			}
+		}
+		freeReplyObject(r);
+	}
+	rc_close(&rc);
+	char line[64];
+	int n = best < 0 ? snprintf(line, sizeof line, "-\n")
+			 : snprintf(line, sizeof line, "%lld %lld\n", (long long)best, (long long)best_d);
+	io_out(line, (size_t)n);
+	return 0;
+}
+
+/* The messages moved past with redis-ack --skip: "STREAM\tID" lines of the dead-letter streams. */
+static void skipped_ids(struct rconn *rc, const struct rread_opts *o, struct sb *out)
+{
+	char dead[300];
+	for (int i = 0; i < o->nstreams; i++) {
+		if (o->dead_letter) {
+			if (i)
+				break; /* one dead-letter stream for all */
+			snprintf(dead, sizeof dead, "%s", o->dead_letter);
+		} else
+			snprintf(dead, sizeof dead, "%s:dead", o->streams[i]);
+		char from[64] = "-";
+		for (;;) {
+			const char *av[] = {"XRANGE", dead, from, "+", "COUNT", "1000"};
+			redisReply *r = rc_cmd(rc, 6, av, NULL, NULL);
+			if (!r)
+				die_code(69, "lost the connection to Redis");
+			size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+			for (size_t k = 0; k < n; k++) {
+				redisReply *e = r->element[k], *f = e->element[1];
+				const char *st = NULL, *id = NULL, *why = NULL;
+				for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2) {
+					const char *name = f->element[j]->str;
+					if (!strcmp(name, "stream"))
+						st = f->element[j + 1]->str;
+					else if (!strcmp(name, "id"))
+						id = f->element[j + 1]->str;
+					else if (!strcmp(name, "reason"))
+						why = f->element[j + 1]->str;
+				}
+				if (st && id && why && !strncmp(why, "skipped", 7))
+					sb_addf(out, "%s\t%s\n", st, id);
+				snprintf(from, sizeof from, "(%s", e->element[0]->str);
+			}
+			freeReplyObject(r);
+			if (n < 1000)
+				break;
+		}
+	}
+}
+
+static int was_skipped(const struct sb *skipped, const char *stream, const char *id)
+{
+	char key[400];
+	int n = snprintf(key, sizeof key, "%s\t%s\n", stream, id);
+	if (!skipped->len || n <= 0 || (size_t)n >= sizeof key)
+		return 0;
+	for (const char *p = skipped->buf; p && p < skipped->buf + skipped->len;) {
+		if (!strncmp(p, key, (size_t)n))
+			return 1;
+		p = memchr(p, '\n', (size_t)(skipped->buf + skipped->len - p));
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+int rread_history(const struct rread_opts *o)
+{
+	struct rconn rc = {o->url, o->socket, NULL, o->stop};
+	struct rstream st[RDX_MAX_STREAMS];
+	struct sb out = SB_INIT, skipped = SB_INIT;
+	char cnt[32];
+	snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)o->count);
+	memset(st, 0, sizeof st);
+	if (rc_connect(&rc) < 0)
+		die_code(69, "unable to reach Redis");
+	skipped_ids(&rc, o, &skipped);
+	int done[RDX_MAX_STREAMS] = {0};
+	for (int i = 0; i < o->nstreams; i++) {
+		st[i].name = o->streams[i];
+		st[i].idx = i;
+		strcpy(st[i].cursor, "-");
+	}
+	while (!*o->stop) {
+		for (int i = 0; i < o->nstreams; i++) {
+			if (nbuf(&st[i]) || done[i])
+				continue;
+			const char *av[] = {"XRANGE", st[i].name, st[i].cursor, "+", "COUNT", cnt};
+			redisReply *r = rc_cmd(&rc, 6, av, NULL, NULL);
+			if (!r)
+				die_code(69, "lost the connection to Redis");
+			if (r->type != REDIS_REPLY_ARRAY || !r->elements) {
+				done[i] = 1;
+				freeReplyObject(r);
+				continue;
+			}
+			snprintf(st[i].cursor, sizeof st[i].cursor, "(%s", r->element[r->elements - 1]->element[0]->str);
+			take(&st[i], r, r);
+		}
+		struct rstream *best = NULL;
+		for (int i = 0; i < o->nstreams; i++)
+			if (nbuf(&st[i]) && (!best || st[i].head < best->head))
+				best = &st[i];
+		if (!best)
+			break;
+		redisReply *e = best->reply->element[best->pos];
+		const char *id = e->element[0]->str;
+		redisReply *f = e->element[1];
+		const char *payload = NULL;
+		size_t plen = 0;
+		for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
+			if (f->element[k]->type == REDIS_REPLY_STRING && !strcmp(f->element[k]->str, "payload")) {
+				payload = f->element[k + 1]->str;
+				plen = f->element[k + 1]->len;
+			}
+		int64_t seq;
+		if (!was_skipped(&skipped, best->name, id) && rdx_id_to_seq(id, strlen(id), &seq) == 0) {
+			sb_reset(&out);
+			if (payload && !memchr(payload, 0, plen) &&
+				rdx_frame(best->name, id, rdx_driver(seq, best->idx, o->nstreams), payload, plen, &out) == 0)
+				io_out(out.buf, out.len);
+			else /* never applied: the pipeline stopped on it */
+				warn("left out message %s of stream %s: it cannot be framed", id, best->name);
+		}
+		best->pos++;
+		set_head(best);
+	}
+	for (int i = 0; i < o->nstreams; i++)
+		drop(&st[i]);
+	rc_close(&rc);
+	sb_free(&out);
+	sb_free(&skipped);
+	return 0;
+}

@@ -20,6 +20,10 @@ struct rread_opts {
 
 /* Exit code: 0 (stopped, or --once drained), 65 (a bad message), 75 (output). */
 int rread_run(const struct rread_opts *o);
+/* Print "SEQ DRIVER" of the newest message of the streams ("-": none): the supervisor's stall watchdog. */
+int rread_newest(const struct rread_opts *o);
+/* Every message of the streams (XRANGE, no group), merged, as frames; less those moved past with --skip: pl-verify. */
+int rread_history(const struct rread_opts *o);
 /* Records {"stream":..,"id":..,"payload":{..}|"..."} on fd -> frames on stdout (streams: as in the pipeline, or none). */
 int rread_replay(int fd, const char **streams, int nstreams);
 
