@@ -38,7 +38,7 @@ static const char usage[] =
 	"  -s, --socket PATH       a Unix socket instead (default $REDIS_SOCKET)\n"
 	"  -g, --group NAME        consumer group (default $CONSUMER_GROUP, else postgres-sync)\n"
 	"  -c, --consumer NAME     consumer name (default $CONSUMER_NAME, else consumer-HOST)\n"
-	"      --count N           messages per read (default $BATCH_SIZE, else 100)\n"
+	"      --count N           messages per read and stream (default $BATCH_SIZE, else 500)\n"
 	"      --block MS          XREADGROUP BLOCK time (default 1000)\n"
 	"      --claim-idle MS     on taking the lease, claim others' pending entries idle this long\n"
 	"                          (default 0: the lease says their consumers are gone)\n"
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	o.socket = env("REDIS_SOCKET", NULL);
 	o.group = env("CONSUMER_GROUP", "postgres-sync");
 	o.consumer = env("CONSUMER_NAME", NULL);
-	o.count = 100;
+	o.count = 500;
 	if (getenv("BATCH_SIZE"))
 		o.count = opt_u64("$BATCH_SIZE", getenv("BATCH_SIZE"), 1, 100000);
 	o.block_ms = 1000;

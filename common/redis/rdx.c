@@ -84,7 +84,38 @@ static int hash_of(struct js *js, int obj, struct sb *tmp, char out[U256_HEX_MAX
 	return 0;
 }
 
-int rdx_frame(const char *stream, const char *id, int64_t driver, const char *payload, size_t n, struct sb *out)
+int rdx_scan(const char *payload, size_t n, int64_t *max_block)
+{
+	struct js js;
+	int rc = -1;
+	*max_block = -1;
+	js_init(&js);
+	if (js_parse(&js, payload, n) < 0 || js.t[0].type != JS_OBJ)
+		goto done;
+	int name = js_get(&js, 0, "event_name"), data = js_get(&js, 0, "event_data");
+	if (name < 0 || js.t[name].type != JS_STR || data < 0 || js.t[data].type != JS_ARR)
+		goto done;
+	if (js_str_eq(&js, name, "__rindexer_reorg")) {
+		rc = 1;
+		goto done;
+	}
+	int e = js_first(&js, data);
+	for (uint32_t i = 0; i < js.t[data].n; i++, e = js_sibling(&js, e)) {
+		int ti = js.t[e].type == JS_OBJ ? js_get(&js, e, "transaction_information") : -1;
+		int64_t b;
+		if (ti < 0 || js.t[ti].type != JS_OBJ || js_u63(&js, js_get(&js, ti, "block_number"), &b) < 0)
+			goto done;
+		if (b > *max_block)
+			*max_block = b;
+	}
+	rc = 0;
+done:
+	js_free(&js);
+	return rc;
+}
+
+int rdx_frame(const char *stream, const char *id, int64_t driver, int64_t head, const char *payload, size_t n,
+	struct sb *out)
 {
 	struct js js;
 	struct sb tmp = SB_INIT;
@@ -127,6 +158,10 @@ int rdx_frame(const char *stream, const char *id, int64_t driver, const char *pa
 			}
 		}
 		fr_add_begin(out, driver, seq, FR_KIND_RANGE, first, h);
+		if (head >= 0) {
+			sb_adds(out, ",\"head\":");
+			sb_add_i64(out, head);
+		}
 	}
 	sb_adds(out, ",\"stream\":");
 	sb_add_jstr(out, stream, strlen(stream));

@@ -32,9 +32,14 @@ int rdx_stream_of(int64_t driver, int nstreams);
 
 /*
  * Append the event frame of one message (its payload field's JSON) to out;
- * driver is its driver_id (rdx_driver), or -1 for its seq.
+ * driver is its driver_id (rdx_driver), or -1 for its seq; head, when not
+ * -1, goes on the begin line of an event frame as "head" (docs/formats.md:
+ * the frame is final when all its blocks are at least the finality below).
  * 0, or -1 with err_msg() set (the message is bad input).
  */
-int rdx_frame(const char *stream, const char *id, int64_t driver, const char *payload, size_t n, struct sb *out);
+int rdx_frame(const char *stream, const char *id, int64_t driver, int64_t head, const char *payload, size_t n,
+	struct sb *out);
+/* A message's highest block number (-1: none): 1 for a reorg message, 0 another, -1 bad input. */
+int rdx_scan(const char *payload, size_t n, int64_t *max_block);
 
 #endif

@@ -115,7 +115,9 @@ struct rstream {
 	redisReply *top;
 	size_t pos;
 	int64_t head; /* seq of reply->element[pos] */
-	uint64_t wm;  /* a message still to come has milliseconds >= wm (valid while no entry is buffered) */
+	int64_t *la;  /* per entry: the highest block of the entries after it (up to a reorg), or -1 */
+	size_t la_cap;
+	uint64_t wm; /* a message still to come has milliseconds >= wm (valid while no entry is buffered) */
 };
 
 static size_t nbuf(const struct rstream *s)
@@ -129,6 +131,47 @@ static void drop(struct rstream *s)
 		freeReplyObject(s->top);
 	s->top = s->reply = NULL;
 	s->pos = 0;
+}
+
+static const char *payload_of(redisReply *e, size_t *plen)
+{
+	redisReply *f = e->type == REDIS_REPLY_ARRAY && e->elements >= 2 ? e->element[1] : NULL;
+	for (size_t k = 0; f && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
+		if (f->element[k]->type == REDIS_REPLY_STRING && !strcmp(f->element[k]->str, "payload") &&
+			f->element[k + 1]->type == REDIS_REPLY_STRING) {
+			*plen = f->element[k + 1]->len;
+			return f->element[k + 1]->str;
+		}
+	return NULL;
+}
+
+/*
+ * The look-ahead of one stream's answer (a pipeline of one stream): for
+ * each entry, the highest block of the entries after it, up to the next
+ * reorg message.  It is the "head" of the entry's frame: once those
+ * entries are applied, a block at least the finality below it could only
+ * be reverted by a reorg deeper than the journal, which is refused anyway
+ * -- so the frame needs no undo journal (catch-up: about half the deltas).
+ */
+static void look_ahead(struct rstream *s)
+{
+	size_t n = s->reply->elements;
+	if (n > s->la_cap) {
+		s->la = xrealloc(s->la, n * sizeof *s->la);
+		s->la_cap = n;
+	}
+	int64_t after = -1;
+	for (size_t i = n; i-- > 0;) {
+		s->la[i] = after;
+		size_t plen = 0;
+		const char *p = payload_of(s->reply->element[i], &plen);
+		int64_t mb;
+		int r = p ? rdx_scan(p, plen, &mb) : -1;
+		if (r != 0)
+			after = -1; /* a reorg (or bad) message: nothing before it is final by what follows */
+		else if (mb > after)
+			after = mb;
+	}
 }
 
 /* The head's seq (an unreadable id: -1, refused when written). */
@@ -147,7 +190,7 @@ static void set_head(struct rstream *s)
 }
 
 /* Take the entries of a stream's answer (one element of an XREADGROUP reply, or the whole reply). */
-static void take(struct rstream *s, redisReply *top, redisReply *ents)
+static void take(struct rstream *s, redisReply *top, redisReply *ents, int ahead)
 {
 	drop(s);
 	if (!ents || ents->type != REDIS_REPLY_ARRAY || !ents->elements) {
@@ -157,6 +200,8 @@ static void take(struct rstream *s, redisReply *top, redisReply *ents)
 	s->top = top;
 	s->reply = ents;
 	s->pos = 0;
+	if (ahead)
+		look_ahead(s);
 	set_head(s);
 }
 
@@ -179,7 +224,8 @@ static int emit_head(struct rconn *rc, const struct rread_opts *o, struct rstrea
 		int64_t seq = -1;
 		rdx_id_to_seq(id, strlen(id), &seq);
 		int64_t driver = seq < 0 ? -1 : rdx_driver(seq, s->idx, o->nstreams);
-		if (!payload || memchr(payload, 0, plen) || rdx_frame(s->name, id, driver, payload, plen, out) < 0) {
+		int64_t head = s->la_cap >= s->reply->elements && o->nstreams == 1 ? s->la[s->pos] : -1;
+		if (!payload || memchr(payload, 0, plen) || rdx_frame(s->name, id, driver, head, payload, plen, out) < 0) {
 			char reason[600], dead[300];
 			snprintf(reason, sizeof reason, "unable to frame message %s of stream %s: %s", id, s->name,
 				payload ? err_msg() : "no payload field");
@@ -263,7 +309,7 @@ static int read_streams(struct rconn *rc, const struct rread_opts *o, struct rst
 				/* keep the whole reply alive once per stream: copy the element out of it */
 				se->element[1] = NULL;
 				redisReply *holder = ents;
-				take(s, holder, holder);
+				take(s, holder, holder, o->nstreams == 1);
 				if (s->cursor[0] != '>')
 					snprintf(s->cursor, sizeof s->cursor, "%s", ents->element[ents->elements - 1]->element[0]->str);
 			} else
@@ -427,8 +473,10 @@ int rread_run(const struct rread_opts *o)
 		if (m == 0)
 			break;
 	}
-	for (int i = 0; i < o->nstreams; i++)
+	for (int i = 0; i < o->nstreams; i++) {
 		drop(&st[i]);
+		free(st[i].la);
+	}
 	if (rc.c && rc_exit == 0) {
 		/* give the lease up at once: a standby need not wait for it to expire */
 		const char *del[] = {"EVAL", "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
@@ -488,7 +536,7 @@ int rread_replay(int fd, const char **streams, int nstreams)
 				driver = rdx_driver(seq, j, nstreams);
 		}
 		sb_reset(&out);
-		if (rdx_frame(st.buf, id.buf, driver, s, n, &out) < 0)
+		if (rdx_frame(st.buf, id.buf, driver, -1, s, n, &out) < 0)
 			die_code(65, "unable to frame the record at line %ld (message %s of stream %s): %s", lineno, id.buf, st.buf,
 				err_msg());
 		io_out(out.buf, out.len);
@@ -625,7 +673,7 @@ int rread_history(const struct rread_opts *o)
 				continue;
 			}
 			snprintf(st[i].cursor, sizeof st[i].cursor, "(%s", r->element[r->elements - 1]->element[0]->str);
-			take(&st[i], r, r);
+			take(&st[i], r, r, 0);
 		}
 		struct rstream *best = NULL;
 		for (int i = 0; i < o->nstreams; i++)
@@ -647,7 +695,7 @@ int rread_history(const struct rread_opts *o)
 		if (!was_skipped(&skipped, best->name, id) && rdx_id_to_seq(id, strlen(id), &seq) == 0) {
 			sb_reset(&out);
 			if (payload && !memchr(payload, 0, plen) &&
-				rdx_frame(best->name, id, rdx_driver(seq, best->idx, o->nstreams), payload, plen, &out) == 0)
+				rdx_frame(best->name, id, rdx_driver(seq, best->idx, o->nstreams), -1, payload, plen, &out) == 0)
 				io_out(out.buf, out.len);
 			else /* never applied: the pipeline stopped on it */
 				warn("left out message %s of stream %s: it cannot be framed", id, best->name);
