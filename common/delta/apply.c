@@ -376,8 +376,14 @@ static int frame_end(struct dl *dl, struct sb *out)
 	} else {
 		close_block(dl);
 	}
-	if (dl->multi && dl->f_head >= 0 && dl->f_maxblock + dl->finality <= (uint64_t)dl->f_head)
+	if (dl->multi && dl->f_head >= 0 && dl->f_maxblock + dl->finality <= (uint64_t)dl->f_head) {
 		dl->f_final = 1;
+		/* what "head" says is final is final from now on: a later reorg below
+		 * it is refused (fail closed), whether or not the messages that
+		 * showed the head get applied (a poison message among them) */
+		if ((uint64_t)dl->f_head - dl->finality > dl->finalized)
+			dl->finalized = (uint64_t)dl->f_head - dl->finality;
+	}
 	/* The new finality horizon. */
 	if (dl->kind != FR_KIND_REVERT && dl->f_maxblock >= dl->finality && dl->f_maxblock - dl->finality > dl->finalized)
 		dl->finalized = dl->f_maxblock - dl->finality;
