@@ -17,8 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sb out;
 	static struct js js;
+	int64_t mb;
+	rdx_scan((const char *)data, size, &mb);
 	sb_reset(&out);
-	if (rdx_frame("s", "1700000000000-3", (const char *)data, size, &out) < 0)
+	if (rdx_frame("s", "1700000000000-3", -1, 1000, (const char *)data, size, &out) < 0)
 		return 0;
 	const char *p = out.buf, *end = out.buf + out.len;
 	int first = 1;

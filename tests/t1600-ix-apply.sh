@@ -117,4 +117,24 @@ test_expect_success 'a reorg deeper than the undo journal fails closed (65, reve
 	jq -e ".kind == \"revert\"" rej >/dev/null
 '
 
+test_expect_success 'a frame final by its look-ahead "head": no journal, and a reorg below it fails closed' '
+	"$BIN/ix-sim" --seed 3 --blocks 120 >lrec &&
+	"$BIN/redis-read" --replay lrec >lfr &&
+	sed "1s/^\({\"op\":\"begin\".*\"type\":\"CatchupVault\"[^}]*\)}\$/\1,\"head\":500}/" lfr >lfr_head &&
+	head -n 1 lfr_head | grep -q "\"head\":500" &&
+	"$BIN/ix-apply" --finality 8 --dump-state lst_head <lfr_head >ld_head &&
+	"$BIN/ix-apply" --finality 8 --dump-state lst <lfr >ld &&
+	head -n 1 ld_head | grep -q "\"final\":true" && head -n 1 ld_head | grep -q "\"finalized\":492" &&
+	n=$(grep -c "\"op\":\"end\"" ld) && test "$(grep -c "\"op\":\"end\"" ld_head)" = "$n" &&
+	grep -v "^{\"op\":\"\(undo\|block\|checkpoint\)\"" lst | grep -v "_events\"" >rows &&
+	grep -v "^{\"op\":\"\(undo\|block\|checkpoint\)\"" lst_head | grep -v "_events\"" >rows_head &&
+	test_cmp rows rows_head &&
+	! grep -q "\"op\":\"block\"" lst_head &&
+	printf "%s\n" "{\"op\":\"begin\",\"driver_id\":99000000000000000,\"seq\":99000000000000000,\"type\":\"RevertBlock\",\"block_number\":115,\"block_hash\":\"0x0\",\"fork_block\":115}" \
+		"{\"op\":\"end\",\"driver_id\":99000000000000000}" >lreorg &&
+	test_must_fail --code 65 "$BIN/ix-apply" --finality 8 --state lst_head <lreorg >out 2>err &&
+	grep -q "blocks up to 492 are final" err &&
+	"$BIN/ix-apply" --finality 8 --state lst <lreorg >/dev/null
+'
+
 test_done

@@ -128,4 +128,15 @@ test_expect_success 'replay of the recorded stream offline: the same state, byte
 	test_cmp replay got
 '
 
+test_expect_success 'the look-ahead: frames far enough below the messages read after them are final' '
+	grep -q "\"type\":\"CatchupVault\".*\"head\":" recorded &&
+	grep -q "\"type\":\"CatchupVault\".*\"final\":true" d1 &&
+	grep -q "\"type\":\"CatchupVault\".*\"finalized\"" d1 &&
+	! grep "\"final\":true" d1 | grep -q "\"op\":\"undo\"" &&
+	redis-read --group recorder2 --consumer r --count 1 --once $S >one &&
+	! grep -q "\"head\":" one &&
+	ix-apply --dump-state replay1 <one >/dev/null &&
+	test_cmp replay1 got
+'
+
 test_done

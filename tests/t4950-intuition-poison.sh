@@ -3,7 +3,8 @@
 # real PostgreSQL): a message that does not parse and one that breaks an
 # invariant (a redeem below zero shares) each stop the pipeline (exit 65)
 # naming the stream and message id, leave a pl_quarantine row, are never
-# half-applied, and redis-ack --skip (copy to the dead-letter stream, XACK)
+# half-applied, are copied to the dead-letter stream (by redis-read, or by
+# redis-ack at the stop for what ix-apply refused), and redis-ack --skip (copy to the dead-letter stream, XACK)
 # is the explicit way past them; the result equals the model.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pglib.sh"
@@ -74,8 +75,20 @@ test_expect_success 'a redeem below zero shares stops it, nothing of the message
 	test "$(pg_sql -c "SELECT count(*) FROM redeemed_events WHERE transaction_hash LIKE \$\$%0099\$\$")" = 0
 '
 
+test_expect_success 'the refused message is on the dead-letter stream too, naming stream, id and reason' '
+	bad=$(cat bad2) &&
+	test "$(rcli XLEN $S:dead)" = 3 &&
+	rcli --raw XREVRANGE $S:dead + - COUNT 1 >dl &&
+	sed -n 3p dl >f_stream && sed -n 5p dl >f_id && sed -n 9p dl >f_reason && sed -n 7p dl >f_payload &&
+	test "$(cat f_stream)" = $S && test "$(cat f_id)" = "$bad" &&
+	grep -q "message $bad of stream $S stopped the pipeline: .*below zero shares" f_reason &&
+	rcli --raw XRANGE $S "$bad" "$bad" | sed -n 3p >orig && test_cmp orig f_payload &&
+	grep -q "copied message $bad of stream $S to $S:dead" ix.log
+'
+
 test_expect_success 'skipped too, the rest applies; the database equals the model' '
 	redis-ack --skip "$(cat bad2)" $S 2>err &&
+	test "$(rcli XLEN $S:dead)" = 4 &&
 	: >ix.log && pl_supervise ix --pipeline intuition &&
 	tail -n +21 part2 | ix_feed $S && caught_up &&
 	pg-snapshot --pipeline intuition -o got &&

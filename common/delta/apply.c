@@ -92,6 +92,7 @@ static void reset_frame(struct dl *dl)
 	sb_reset(&dl->undo);
 	dl->in_frame = dl->skipping = dl->multi = dl->blk_open = dl->f_final = 0;
 	dl->f_maxblock = 0;
+	dl->f_head = -1;
 }
 
 /* ---------------------------------------------------------------- frames */
@@ -214,6 +215,9 @@ static int frame_begin(struct dl *dl)
 		return -1;
 	dl->f_final = dl->kind == FR_KIND_BLOCK && head >= 0 && dl->f_block >= 0 &&
 		      (uint64_t)dl->f_block + dl->finality <= (uint64_t)head;
+	/* a multi-block frame (CatchupVault: a Redis message) is final when all its
+	 * blocks are: decided at its end, when they are known */
+	dl->f_head = dl->kind == FR_KIND_RANGE ? head : -1;
 	dl->in_frame = 1;
 	dl->multi = dl->kind == FR_KIND_RANGE;
 	dl->fork = -1;
@@ -334,6 +338,16 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 	/* A final block goes at once, as if pruned (the domain hears on_final). */
 	if (dl->f_final && !dl->multi)
 		dl_journal_drop(dl, fb);
+	if (dl->f_final && dl->multi) { /* every block of the frame, and what earlier frames journaled of them */
+		for (struct jblock *p = dl->pending; p; p = p->next) {
+			struct jblock *b = dl_jblock_find(dl->jhead, &p->hash);
+			if (b)
+				dl_journal_drop(dl, b);
+		}
+		struct jblock *b = dl_jblock_find(dl->jhead, &dl->f_hash);
+		if (b)
+			dl_journal_drop(dl, b);
+	}
 	dl_journal_prune(dl);
 }
 
@@ -361,6 +375,14 @@ static int frame_end(struct dl *dl, struct sb *out)
 		dl->err_kind = FR_REJ_SYNTAX;
 	} else {
 		close_block(dl);
+	}
+	if (dl->multi && dl->f_head >= 0 && dl->f_maxblock + dl->finality <= (uint64_t)dl->f_head) {
+		dl->f_final = 1;
+		/* what "head" says is final is final from now on: a later reorg below
+		 * it is refused (fail closed), whether or not the messages that
+		 * showed the head get applied (a poison message among them) */
+		if ((uint64_t)dl->f_head - dl->finality > dl->finalized)
+			dl->finalized = (uint64_t)dl->f_head - dl->finality;
 	}
 	/* The new finality horizon. */
 	if (dl->kind != FR_KIND_REVERT && dl->f_maxblock >= dl->finality && dl->f_maxblock - dl->finality > dl->finalized)
@@ -396,7 +418,8 @@ static void emit_frame(struct dl *dl, struct sb *out)
 		}
 		sb_adds(out, "}\n");
 	}
-	sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);
+	if (!dl->f_final) /* a final frame journals nothing */
+		sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);
 	fr_add_end(out, dl->f_driver);
 
 	commit_journal(dl, v, n);

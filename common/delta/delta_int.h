@@ -64,6 +64,7 @@ struct dl {
 	u256 f_hash;
 	uint64_t f_maxblock;
 	int f_final;	       /* the begin line's "head" says the block is final: no journal (docs/formats.md) */
+	int64_t f_head;	       /* a multi-block frame's "head" (-1: none): final when all its blocks are */
 	struct touchset frame; /* before-images for the frame's put/del lines */
 	struct touchset blk;   /* before-images for the current block (multi-block frames) */
 	int blk_open;

@@ -50,6 +50,19 @@ void rdx_seq_to_id(int64_t seq, char out[32])
 		(unsigned long long)(s & ((1ULL << RDX_SEQ_BITS) - 1)));
 }
 
+int64_t rdx_driver(int64_t seq, int idx, int nstreams)
+{
+	return nstreams <= 1 ? seq : (int64_t)idx << RDX_STREAM_SHIFT;
+}
+
+int rdx_stream_of(int64_t driver, int nstreams)
+{
+	if (nstreams <= 1)
+		return 0;
+	int64_t j = driver >> RDX_STREAM_SHIFT;
+	return j < nstreams ? (int)j : -1;
+}
+
 static int u63_of(struct js *js, int obj, const char *name, int64_t *v)
 {
 	int t = js_get(js, obj, name);
@@ -71,7 +84,38 @@ static int hash_of(struct js *js, int obj, struct sb *tmp, char out[U256_HEX_MAX
 	return 0;
 }
 
-int rdx_frame(const char *stream, const char *id, const char *payload, size_t n, struct sb *out)
+int rdx_scan(const char *payload, size_t n, int64_t *max_block)
+{
+	struct js js;
+	int rc = -1;
+	*max_block = -1;
+	js_init(&js);
+	if (js_parse(&js, payload, n) < 0 || js.t[0].type != JS_OBJ)
+		goto done;
+	int name = js_get(&js, 0, "event_name"), data = js_get(&js, 0, "event_data");
+	if (name < 0 || js.t[name].type != JS_STR || data < 0 || js.t[data].type != JS_ARR)
+		goto done;
+	if (js_str_eq(&js, name, "__rindexer_reorg")) {
+		rc = 1;
+		goto done;
+	}
+	int e = js_first(&js, data);
+	for (uint32_t i = 0; i < js.t[data].n; i++, e = js_sibling(&js, e)) {
+		int ti = js.t[e].type == JS_OBJ ? js_get(&js, e, "transaction_information") : -1;
+		int64_t b;
+		if (ti < 0 || js.t[ti].type != JS_OBJ || js_u63(&js, js_get(&js, ti, "block_number"), &b) < 0)
+			goto done;
+		if (b > *max_block)
+			*max_block = b;
+	}
+	rc = 0;
+done:
+	js_free(&js);
+	return rc;
+}
+
+int rdx_frame(const char *stream, const char *id, int64_t driver, int64_t head, const char *payload, size_t n,
+	struct sb *out)
 {
 	struct js js;
 	struct sb tmp = SB_INIT;
@@ -80,6 +124,8 @@ int rdx_frame(const char *stream, const char *id, const char *payload, size_t n,
 	js_init(&js);
 	if (rdx_id_to_seq(id, strlen(id), &seq) < 0)
 		goto done;
+	if (driver < 0)
+		driver = seq;
 	if (js_parse(&js, payload, n) < 0) {
 		error("payload: %s", err_msg());
 		goto done;
@@ -97,7 +143,7 @@ int rdx_frame(const char *stream, const char *id, const char *payload, size_t n,
 			error("a __rindexer_reorg message must hold one object with fork_block");
 			goto done;
 		}
-		fr_add_begin(out, seq, seq, FR_KIND_REVERT, fork, "0x0");
+		fr_add_begin(out, driver, seq, FR_KIND_REVERT, fork, "0x0");
 		sb_adds(out, ",\"fork_block\":");
 		sb_add_i64(out, fork);
 	} else {
@@ -111,7 +157,11 @@ int rdx_frame(const char *stream, const char *id, const char *payload, size_t n,
 				goto done;
 			}
 		}
-		fr_add_begin(out, seq, seq, FR_KIND_RANGE, first, h);
+		fr_add_begin(out, driver, seq, FR_KIND_RANGE, first, h);
+		if (head >= 0) {
+			sb_adds(out, ",\"head\":");
+			sb_add_i64(out, head);
+		}
 	}
 	sb_adds(out, ",\"stream\":");
 	sb_add_jstr(out, stream, strlen(stream));
@@ -141,7 +191,7 @@ int rdx_frame(const char *stream, const char *id, const char *payload, size_t n,
 			sb_adds(out, "}\n");
 		}
 	}
-	fr_add_end(out, seq);
+	fr_add_end(out, driver);
 	rc = 0;
 done:
 	js_free(&js);

@@ -4,12 +4,20 @@
  * One consumer at a time reads a stream for a pipeline: the pipeline's
  * checkpoint orders the stream's ids, so two consumers splitting one
  * stream would each skip what the other applied.  The active consumer
- * holds a lease in Redis (<stream>:<group>:lease, renewed every loop); the
- * others wait as standbys.  When a lease is taken the new holder first
- * claims the pending entries of the consumers that are gone (XAUTOCLAIM),
- * then re-reads all its own pending entries in id order (XREADGROUP ... 0),
- * then new ones (XREADGROUP ... >, BLOCK).  What was committed already is
- * at or below the checkpoint and is skipped downstream; redis-ack acks it.
+ * holds a lease in Redis (<first stream>:<group>:lease, renewed at least
+ * every third of its time to live); the others wait as standbys.  When a
+ * lease is taken the new holder first claims the pending entries of the
+ * consumers that are gone (XAUTOCLAIM), then re-reads all its own pending
+ * entries in id order (XREADGROUP ... 0), then new ones (XREADGROUP ... >,
+ * BLOCK).  What was committed already is at or below the checkpoint and is
+ * skipped downstream; redis-ack acks it.
+ *
+ * Several streams are merged (merge_loop) in (id, place) order, the order
+ * of the frames' (seq, driver_id): each stream's answers are buffered (at
+ * most --count entries a stream), and the smallest head is written once
+ * every stream with nothing buffered has a watermark above its
+ * milliseconds -- the server's TIME before that stream's last empty read:
+ * Redis gives a later message an id of at least that.
  */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -34,6 +42,13 @@ static void nap(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Take or renew the lease: 1 held, 0 another consumer holds it, -1 connection lost. */
 static int lease(struct rconn *rc, const struct rread_opts *o, const char *key)
 {
@@ -48,10 +63,14 @@ static int lease(struct rconn *rc, const struct rread_opts *o, const char *key)
 	return held;
 }
 
-static void dead_letter(struct rconn *rc, const struct rread_opts *o, const char *id, const char *payload, size_t plen,
-	const char *reason)
+static void dead_letter(struct rconn *rc, const struct rread_opts *o, const char *stream, char *dead, size_t dn,
+	const char *id, const char *payload, size_t plen, const char *reason)
 {
-	const char *av[] = {"XADD", o->dead_letter, "*", "stream", o->stream, "id", id, "payload", payload, "reason", reason};
+	if (o->dead_letter)
+		snprintf(dead, dn, "%s", o->dead_letter);
+	else
+		snprintf(dead, dn, "%s:dead", stream);
+	const char *av[] = {"XADD", dead, "*", "stream", stream, "id", id, "payload", payload, "reason", reason};
 	size_t lens[11];
 	for (int i = 0; i < 11; i++)
 		lens[i] = strlen(av[i]);
@@ -61,14 +80,14 @@ static void dead_letter(struct rconn *rc, const struct rread_opts *o, const char
 		freeReplyObject(r);
 }
 
-static void reject_line(const struct rread_opts *o, int64_t seq, const char *reason)
+static void reject_line(const struct rread_opts *o, int64_t driver, int64_t seq, const char *reason)
 {
 	if (!o->reject_file)
 		return;
 	struct sb s = SB_INIT;
 	sb_adds(&s, "{\"op\":\"reject\",\"program\":\"redis-read\",\"kind\":\"syntax\",\"driver_id\":");
-	if (seq >= 0)
-		sb_add_i64(&s, seq);
+	if (driver >= 0)
+		sb_add_i64(&s, driver);
 	else
 		sb_adds(&s, "null");
 	sb_adds(&s, ",\"seq\":");
@@ -87,19 +106,113 @@ static void reject_line(const struct rread_opts *o, int64_t seq, const char *rea
 	sb_free(&s);
 }
 
-/* Frame every entry of an XREADGROUP/XAUTOCLAIM entry array; returns entries seen, or -65 on a bad one. */
-static int emit_entries(struct rconn *rc, const struct rread_opts *o, redisReply *arr, struct sb *out)
+/* One stream of the pipeline: the entries read and not yet written, and what may still come. */
+struct rstream {
+	const char *name;
+	int idx;
+	char cursor[64];   /* own pending entries after this id; ">" once they are all read */
+	redisReply *reply; /* the entries of the last read of this stream (owned by top) */
+	redisReply *top;
+	size_t pos;
+	int64_t head; /* seq of reply->element[pos] */
+	int64_t *la;  /* per entry: the highest block of the entries after it (up to a reorg), or -1 */
+	size_t la_cap;
+	uint64_t wm; /* a message still to come has milliseconds >= wm (valid while no entry is buffered) */
+};
+
+static size_t nbuf(const struct rstream *s)
 {
-	int n = 0;
-	for (size_t i = 0; arr && arr->type == REDIS_REPLY_ARRAY && i < arr->elements; i++) {
-		redisReply *e = arr->element[i];
-		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING)
-			continue;
-		const char *id = e->element[0]->str;
-		redisReply *f = e->element[1];
-		n++;
-		if (f->type != REDIS_REPLY_ARRAY)
-			continue; /* deleted meanwhile (XAUTOCLAIM reports nil): nothing to apply */
+	return s->reply ? s->reply->elements - s->pos : 0;
+}
+
+static void drop(struct rstream *s)
+{
+	if (s->top)
+		freeReplyObject(s->top);
+	s->top = s->reply = NULL;
+	s->pos = 0;
+}
+
+static const char *payload_of(redisReply *e, size_t *plen)
+{
+	redisReply *f = e->type == REDIS_REPLY_ARRAY && e->elements >= 2 ? e->element[1] : NULL;
+	for (size_t k = 0; f && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
+		if (f->element[k]->type == REDIS_REPLY_STRING && !strcmp(f->element[k]->str, "payload") &&
+			f->element[k + 1]->type == REDIS_REPLY_STRING) {
+			*plen = f->element[k + 1]->len;
+			return f->element[k + 1]->str;
+		}
+	return NULL;
+}
+
+/*
+ * The look-ahead of one stream's answer (a pipeline of one stream): for
+ * each entry, the highest block of the entries after it, up to the next
+ * reorg message.  It is the "head" of the entry's frame: once those
+ * entries are applied, a block at least the finality below it could only
+ * be reverted by a reorg deeper than the journal, which is refused anyway
+ * -- so the frame needs no undo journal (catch-up: about half the deltas).
+ */
+static void look_ahead(struct rstream *s)
+{
+	size_t n = s->reply->elements;
+	if (n > s->la_cap) {
+		s->la = xrealloc(s->la, n * sizeof *s->la);
+		s->la_cap = n;
+	}
+	int64_t after = -1;
+	for (size_t i = n; i-- > 0;) {
+		s->la[i] = after;
+		size_t plen = 0;
+		const char *p = payload_of(s->reply->element[i], &plen);
+		int64_t mb;
+		int r = p ? rdx_scan(p, plen, &mb) : -1;
+		if (r != 0)
+			after = -1; /* a reorg (or bad) message: nothing before it is final by what follows */
+		else if (mb > after)
+			after = mb;
+	}
+}
+
+/* The head's seq (an unreadable id: -1, refused when written). */
+static void set_head(struct rstream *s)
+{
+	while (s->reply && s->pos < s->reply->elements) {
+		redisReply *e = s->reply->element[s->pos];
+		if (e->type == REDIS_REPLY_ARRAY && e->elements >= 2 && e->element[0]->type == REDIS_REPLY_STRING) {
+			if (rdx_id_to_seq(e->element[0]->str, e->element[0]->len, &s->head) < 0)
+				s->head = -1;
+			return;
+		}
+		s->pos++;
+	}
+	drop(s);
+}
+
+/* Take the entries of a stream's answer (one element of an XREADGROUP reply, or the whole reply). */
+static void take(struct rstream *s, redisReply *top, redisReply *ents, int ahead)
+{
+	drop(s);
+	if (!ents || ents->type != REDIS_REPLY_ARRAY || !ents->elements) {
+		freeReplyObject(top);
+		return;
+	}
+	s->top = top;
+	s->reply = ents;
+	s->pos = 0;
+	if (ahead)
+		look_ahead(s);
+	set_head(s);
+}
+
+/* Write the head entry of s as a frame; 0, or -65 for a bad message. */
+static int emit_head(struct rconn *rc, const struct rread_opts *o, struct rstream *s, struct sb *out)
+{
+	redisReply *e = s->reply->element[s->pos];
+	const char *id = e->element[0]->str;
+	redisReply *f = e->element[1];
+	int rc_exit = 0;
+	if (f->type == REDIS_REPLY_ARRAY) { /* else deleted meanwhile (XAUTOCLAIM reports nil): nothing to apply */
 		const char *payload = NULL;
 		size_t plen = 0;
 		for (size_t k = 0; k + 1 < f->elements; k += 2)
@@ -110,38 +223,220 @@ static int emit_entries(struct rconn *rc, const struct rread_opts *o, redisReply
 		sb_reset(out);
 		int64_t seq = -1;
 		rdx_id_to_seq(id, strlen(id), &seq);
-		if (!payload || memchr(payload, 0, plen) || rdx_frame(o->stream, id, payload, plen, out) < 0) {
-			char reason[600];
-			snprintf(reason, sizeof reason, "unable to frame message %s of stream %s: %s", id, o->stream,
+		int64_t driver = seq < 0 ? -1 : rdx_driver(seq, s->idx, o->nstreams);
+		int64_t head = s->la_cap >= s->reply->elements && o->nstreams == 1 ? s->la[s->pos] : -1;
+		if (!payload || memchr(payload, 0, plen) || rdx_frame(s->name, id, driver, head, payload, plen, out) < 0) {
+			char reason[600], dead[300];
+			snprintf(reason, sizeof reason, "unable to frame message %s of stream %s: %s", id, s->name,
 				payload ? err_msg() : "no payload field");
-			dead_letter(rc, o, id, payload ? payload : "", payload ? plen : 0, reason);
-			reject_line(o, seq, reason);
-			error("%s (copied to %s; skip it with: redis-ack --skip %s ...)", reason, o->dead_letter, id);
-			return -65;
-		}
-		io_out(out->buf, out->len);
+			dead_letter(rc, o, s->name, dead, sizeof dead, id, payload ? payload : "", payload ? plen : 0, reason);
+			reject_line(o, driver, seq, reason);
+			error("%s (copied to %s; skip it with: redis-ack --skip %s %s)", reason, dead, id, s->name);
+			rc_exit = -65;
+		} else
+			io_out(out->buf, out->len);
 	}
-	return n;
+	s->pos++;
+	set_head(s);
+	return rc_exit;
+}
+
+/* The server's clock in milliseconds (TIME); 0 when the connection was lost. */
+static uint64_t server_ms(struct rconn *rc)
+{
+	const char *av[] = {"TIME"};
+	redisReply *r = rc_cmd(rc, 1, av, NULL, NULL);
+	if (!r)
+		return 0;
+	uint64_t ms = 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING)
+		ms = strtoull(r->element[0]->str, NULL, 10) * 1000 + strtoull(r->element[1]->str, NULL, 10) / 1000;
+	freeReplyObject(r);
+	return ms;
+}
+
+/*
+ * XREADGROUP for the streams in want[] (those with nothing buffered): own
+ * pending entries after the cursor, or new ones (">"); block: BLOCK ms (0:
+ * none).  Each stream's answer is buffered; a stream whose pending entries
+ * are all read moves on to new ones; a stream asked for new entries that
+ * got none learns its watermark (the server's clock before the read: what
+ * comes later has an id at least that).  0, or -1 when the connection was lost.
+ */
+static int read_streams(struct rconn *rc, const struct rread_opts *o, struct rstream *st, const int *want, int nwant,
+	const char *cnt, uint64_t block)
+{
+	const char *av[8 + 2 * RDX_MAX_STREAMS];
+	char blk[32];
+	int ac = 0, any_new = 0;
+	av[ac++] = "XREADGROUP";
+	av[ac++] = "GROUP";
+	av[ac++] = o->group;
+	av[ac++] = o->consumer;
+	av[ac++] = "COUNT";
+	av[ac++] = cnt;
+	for (int i = 0; i < nwant; i++)
+		any_new |= st[want[i]].cursor[0] == '>';
+	if (block && any_new) {
+		snprintf(blk, sizeof blk, "%llu", (unsigned long long)block);
+		av[ac++] = "BLOCK";
+		av[ac++] = blk;
+	}
+	av[ac++] = "STREAMS";
+	for (int i = 0; i < nwant; i++)
+		av[ac++] = st[want[i]].name;
+	for (int i = 0; i < nwant; i++)
+		av[ac++] = st[want[i]].cursor;
+	uint64_t t0 = 0;
+	if (o->nstreams > 1 && any_new && !(t0 = server_ms(rc)))
+		return -1;
+	redisReply *r = rc_cmd(rc, ac, av, NULL, NULL);
+	if (!r)
+		return -1;
+	int got[RDX_MAX_STREAMS] = {0};
+	/* the answer: [[name, entries], ...] for the streams that have entries (pending reads: all asked) */
+	for (size_t k = 0; r->type == REDIS_REPLY_ARRAY && k < r->elements; k++) {
+		redisReply *se = r->element[k];
+		if (se->type != REDIS_REPLY_ARRAY || se->elements < 2 || se->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		for (int i = 0; i < nwant; i++) {
+			struct rstream *s = &st[want[i]];
+			if (strcmp(s->name, se->element[0]->str) || got[want[i]])
+				continue;
+			got[want[i]] = 1;
+			redisReply *ents = se->element[1];
+			if (ents->type == REDIS_REPLY_ARRAY && ents->elements) {
+				/* keep the whole reply alive once per stream: copy the element out of it */
+				se->element[1] = NULL;
+				redisReply *holder = ents;
+				take(s, holder, holder, o->nstreams == 1);
+				if (s->cursor[0] != '>')
+					snprintf(s->cursor, sizeof s->cursor, "%s", ents->element[ents->elements - 1]->element[0]->str);
+			} else
+				got[want[i]] = 2;
+		}
+	}
+	freeReplyObject(r);
+	for (int i = 0; i < nwant; i++) {
+		struct rstream *s = &st[want[i]];
+		if (got[want[i]] == 1)
+			continue;
+		if (s->cursor[0] != '>')
+			strcpy(s->cursor, ">"); /* own pending all read: new entries from now on */
+		else
+			s->wm = t0;
+	}
+	return 0;
+}
+
+/*
+ * The streams merged into one order, (seq, stream index), as the frames'
+ * (seq, driver_id) are ordered: the smallest buffered head is written once
+ * no stream with nothing buffered can still receive a smaller id (its
+ * watermark is past the head's milliseconds).  With one stream nothing
+ * waits.  Returns 0 (stopped / drained with --once), -1 to start over
+ * (connection or lease lost), -65 a bad message.
+ */
+static int merge_loop(struct rconn *rc, const struct rread_opts *o, struct rstream *st, const char *key, const char *cnt,
+	struct sb *out)
+{
+	uint64_t renewed = 0;
+	int ns = o->nstreams;
+	while (!*o->stop) {
+		int want[RDX_MAX_STREAMS], nw = 0;
+		/* the lease, renewed a third of its time to live at the latest */
+		uint64_t now = mono_ms();
+		if (!renewed || now - renewed >= o->lease_ms / 3) {
+			if (lease(rc, o, key) != 1)
+				return -1; /* lost the connection or the lease: start over */
+			renewed = now ? now : 1;
+		}
+		/* own pending entries first, stream by stream, until each is read */
+		for (int i = 0; i < ns; i++)
+			if (!nbuf(&st[i]) && st[i].cursor[0] != '>')
+				want[nw++] = i;
+		if (nw) {
+			if (read_streams(rc, o, st, want, nw, cnt, 0) < 0)
+				return -1;
+			continue;
+		}
+		struct rstream *best = NULL;
+		for (int i = 0; i < ns; i++)
+			if (nbuf(&st[i]) && (!best || st[i].head < best->head))
+				best = &st[i];
+		if (best) {
+			uint64_t ms = best->head < 0 ? 0 : (uint64_t)best->head >> RDX_SEQ_BITS;
+			nw = 0;
+			for (int i = 0; i < ns; i++)
+				if (!nbuf(&st[i]) && st[i].wm <= ms)
+					want[nw++] = i;
+			if (!nw) {
+				if (emit_head(rc, o, best, out) < 0)
+					return -65;
+				continue;
+			}
+			/* a stream could still get an id below the head: look again (the
+			 * server's clock moves on; at most a millisecond) */
+			uint64_t wm[RDX_MAX_STREAMS];
+			for (int i = 0; i < nw; i++)
+				wm[i] = st[want[i]].wm;
+			if (read_streams(rc, o, st, want, nw, cnt, 0) < 0)
+				return -1;
+			int moved = 0;
+			for (int i = 0; i < nw; i++)
+				moved |= nbuf(&st[want[i]]) || st[want[i]].wm > wm[i];
+			if (!moved)
+				nap(1);
+			continue;
+		}
+		/* nothing buffered: wait for new entries (BLOCK) */
+		for (int i = 0; i < ns; i++)
+			want[i] = i;
+		if (read_streams(rc, o, st, want, ns, cnt, o->once ? 0 : o->block_ms) < 0)
+			return -1;
+		if (o->once) {
+			int any = 0;
+			for (int i = 0; i < ns; i++)
+				any |= nbuf(&st[i]) > 0;
+			if (!any)
+				return 0;
+		}
+	}
+	return 0;
 }
 
 int rread_run(const struct rread_opts *o)
 {
 	struct rconn rc = {o->url, o->socket, NULL, o->stop};
 	struct sb out = SB_INIT;
-	char key[512], cnt[32], blk[32], idle[32];
-	snprintf(key, sizeof key, "%s:%s:lease", o->stream, o->group);
+	struct rstream st[RDX_MAX_STREAMS];
+	char key[512], cnt[32], idle[32];
+	snprintf(key, sizeof key, "%s:%s:lease", o->streams[0], o->group);
 	snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)o->count);
-	snprintf(blk, sizeof blk, "%llu", (unsigned long long)o->block_ms);
 	snprintf(idle, sizeof idle, "%llu", (unsigned long long)o->claim_idle_ms);
+	memset(st, 0, sizeof st);
 	int rc_exit = 0;
 	while (!*o->stop) {
+		for (int i = 0; i < o->nstreams; i++) {
+			drop(&st[i]);
+			st[i].name = o->streams[i];
+			st[i].idx = i;
+			strcpy(st[i].cursor, "0");
+			st[i].wm = 0;
+		}
 		if (!rc.c && rc_connect(&rc) < 0)
 			break;
-		const char *cg[] = {"XGROUP", "CREATE", o->stream, o->group, "0", "MKSTREAM"};
-		redisReply *r = rc_cmd(&rc, 6, cg, NULL, "BUSYGROUP");
-		if (!r)
+		int lost = 0;
+		for (int i = 0; i < o->nstreams && !lost; i++) {
+			const char *cg[] = {"XGROUP", "CREATE", o->streams[i], o->group, "0", "MKSTREAM"};
+			redisReply *r = rc_cmd(&rc, 6, cg, NULL, "BUSYGROUP");
+			if (!r)
+				lost = 1;
+			else
+				freeReplyObject(r);
+		}
+		if (lost)
 			continue;
-		freeReplyObject(r);
 		int held = 0;
 		int waited = 0;
 		while (!*o->stop && (held = lease(&rc, o, key)) == 0) {
@@ -159,64 +454,29 @@ int rread_run(const struct rread_opts *o)
 			rc_close(&rc);
 			die_code(75, "took the lease %s from a consumer that is gone: restart from a fresh snapshot", key);
 		}
-		/* the pending entries of consumers that are gone, then our own */
-		const char *ac[] = {"XAUTOCLAIM", o->stream, o->group, o->consumer, idle, "0-0", "COUNT", "10000", "JUSTID"};
-		r = rc_cmd(&rc, 9, ac, NULL, NULL);
-		if (!r)
-			continue;
-		freeReplyObject(r);
-		char last[64] = "0";
-		int lost = 0;
-		for (;;) { /* own pending, in id order */
-			const char *rp[] = {"XREADGROUP", "GROUP", o->group, o->consumer, "COUNT", cnt, "STREAMS", o->stream, last};
-			r = rc_cmd(&rc, 9, rp, NULL, NULL);
-			if (!r) {
+		/* the pending entries of consumers that are gone (then our own, in merge_loop) */
+		for (int i = 0; i < o->nstreams && !lost; i++) {
+			const char *ac[] = {"XAUTOCLAIM", o->streams[i], o->group, o->consumer, idle, "0-0", "COUNT", "10000", "JUSTID"};
+			redisReply *r = rc_cmd(&rc, 9, ac, NULL, NULL);
+			if (!r)
 				lost = 1;
-				break;
-			}
-			redisReply *ents = r->type == REDIS_REPLY_ARRAY && r->elements ? r->element[0]->element[1] : NULL;
-			int n = emit_entries(&rc, o, ents, &out);
-			if (n == -65) {
+			else
 				freeReplyObject(r);
-				rc_exit = 65;
-				goto done;
-			}
-			if (n > 0)
-				snprintf(last, sizeof last, "%s", ents->element[ents->elements - 1]->element[0]->str);
-			freeReplyObject(r);
-			if (n <= 0)
-				break;
 		}
 		if (lost)
 			continue;
-		while (!*o->stop) { /* new entries */
-			if (lease(&rc, o, key) != 1)
-				break; /* lost the connection or the lease: start over */
-			const char *rn[] = {"XREADGROUP", "GROUP", o->group, o->consumer, "COUNT", cnt, "BLOCK", blk, "STREAMS",
-				o->stream, ">"};
-			if (o->once) { /* no BLOCK: an empty answer means drained */
-				rn[6] = "STREAMS";
-				rn[7] = o->stream;
-				rn[8] = ">";
-			}
-			r = rc_cmd(&rc, o->once ? 9 : 11, rn, NULL, NULL);
-			if (!r)
-				break;
-			if (r->type != REDIS_REPLY_ARRAY || !r->elements) {
-				freeReplyObject(r);
-				if (o->once)
-					goto done;
-				continue;
-			}
-			int n = emit_entries(&rc, o, r->element[0]->element[1], &out);
-			freeReplyObject(r);
-			if (n == -65) {
-				rc_exit = 65;
-				goto done;
-			}
+		int m = merge_loop(&rc, o, st, key, cnt, &out);
+		if (m == -65) {
+			rc_exit = 65;
+			break;
 		}
+		if (m == 0)
+			break;
 	}
-done:
+	for (int i = 0; i < o->nstreams; i++) {
+		drop(&st[i]);
+		free(st[i].la);
+	}
 	if (rc.c && rc_exit == 0) {
 		/* give the lease up at once: a standby need not wait for it to expire */
 		const char *del[] = {"EVAL", "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
@@ -230,7 +490,7 @@ done:
 	return rc_exit;
 }
 
-int rread_replay(int fd)
+int rread_replay(int fd, const char **streams, int nstreams)
 {
 	struct lr lr;
 	struct js js;
@@ -264,8 +524,19 @@ int rread_replay(int fd)
 			s = js.src + js.t[tp].off;
 			n = js.t[tp].len;
 		}
+		int64_t driver = -1, seq;
+		if (nstreams) {
+			int j = 0;
+			while (j < nstreams && strcmp(streams[j], st.buf))
+				j++;
+			if (j == nstreams)
+				die_code(65, "unable to frame the record at line %ld: stream %s is not one of the streams given", lineno,
+					st.buf);
+			if (rdx_id_to_seq(id.buf, strlen(id.buf), &seq) == 0)
+				driver = rdx_driver(seq, j, nstreams);
+		}
 		sb_reset(&out);
-		if (rdx_frame(st.buf, id.buf, s, n, &out) < 0)
+		if (rdx_frame(st.buf, id.buf, driver, -1, s, n, &out) < 0)
 			die_code(65, "unable to frame the record at line %ld (message %s of stream %s): %s", lineno, id.buf, st.buf,
 				err_msg());
 		io_out(out.buf, out.len);
@@ -278,5 +549,164 @@ int rread_replay(int fd)
 	sb_free(&tmp);
 	sb_free(&id);
 	sb_free(&st);
+	return 0;
+}
+
+/* --- One-shot reads for the supervisor's tools (no group, nothing changed in Redis). */
+
+int rread_newest(const struct rread_opts *o)
+{
+	struct rconn rc = {o->url, o->socket, NULL, o->stop};
+	if (rc_connect(&rc) < 0)
+		die_code(69, "unable to reach Redis");
+	int64_t best = -1, best_d = -1;
+	for (int i = 0; i < o->nstreams; i++) {
+		const char *av[] = {"XREVRANGE", o->streams[i], "+", "-", "COUNT", "1"};
+		redisReply *r = rc_cmd(&rc, 6, av, NULL, NULL);
+		if (!r)
+			die_code(69, "lost the connection to Redis");
+		int64_t seq;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+			r->element[0]->elements >= 1 && r->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+			rdx_id_to_seq(r->element[0]->element[0]->str, r->element[0]->element[0]->len, &seq) == 0) {
+			int64_t d = rdx_driver(seq, i, o->nstreams);
+			if (seq > best || (seq == best && d > best_d)) {
+				best = seq;
+				best_d = d;
+			}
+		}
+		freeReplyObject(r);
+	}
+	rc_close(&rc);
+	char line[64];
+	int n = best < 0 ? snprintf(line, sizeof line, "-\n")
+			 : snprintf(line, sizeof line, "%lld %lld\n", (long long)best, (long long)best_d);
+	io_out(line, (size_t)n);
+	return 0;
+}
+
+/* The messages moved past with redis-ack --skip: "STREAM\tID" lines of the dead-letter streams. */
+static void skipped_ids(struct rconn *rc, const struct rread_opts *o, struct sb *out)
+{
+	char dead[300];
+	for (int i = 0; i < o->nstreams; i++) {
+		if (o->dead_letter) {
+			if (i)
+				break; /* one dead-letter stream for all */
+			snprintf(dead, sizeof dead, "%s", o->dead_letter);
+		} else
+			snprintf(dead, sizeof dead, "%s:dead", o->streams[i]);
+		char from[64] = "-";
+		for (;;) {
+			const char *av[] = {"XRANGE", dead, from, "+", "COUNT", "1000"};
+			redisReply *r = rc_cmd(rc, 6, av, NULL, NULL);
+			if (!r)
+				die_code(69, "lost the connection to Redis");
+			size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+			for (size_t k = 0; k < n; k++) {
+				redisReply *e = r->element[k], *f = e->element[1];
+				const char *st = NULL, *id = NULL, *why = NULL;
+				for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2) {
+					const char *name = f->element[j]->str;
+					if (!strcmp(name, "stream"))
+						st = f->element[j + 1]->str;
+					else if (!strcmp(name, "id"))
+						id = f->element[j + 1]->str;
+					else if (!strcmp(name, "reason"))
+						why = f->element[j + 1]->str;
+				}
+				if (st && id && why && !strncmp(why, "skipped", 7))
+					sb_addf(out, "%s\t%s\n", st, id);
+				snprintf(from, sizeof from, "(%s", e->element[0]->str);
+			}
+			freeReplyObject(r);
+			if (n < 1000)
+				break;
+		}
+	}
+}
+
+static int was_skipped(const struct sb *skipped, const char *stream, const char *id)
+{
+	char key[400];
+	int n = snprintf(key, sizeof key, "%s\t%s\n", stream, id);
+	if (!skipped->len || n <= 0 || (size_t)n >= sizeof key)
+		return 0;
+	for (const char *p = skipped->buf; p && p < skipped->buf + skipped->len;) {
+		if (!strncmp(p, key, (size_t)n))
+			return 1;
+		p = memchr(p, '\n', (size_t)(skipped->buf + skipped->len - p));
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+int rread_history(const struct rread_opts *o)
+{
+	struct rconn rc = {o->url, o->socket, NULL, o->stop};
+	struct rstream st[RDX_MAX_STREAMS];
+	struct sb out = SB_INIT, skipped = SB_INIT;
+	char cnt[32];
+	snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)o->count);
+	memset(st, 0, sizeof st);
+	if (rc_connect(&rc) < 0)
+		die_code(69, "unable to reach Redis");
+	skipped_ids(&rc, o, &skipped);
+	int done[RDX_MAX_STREAMS] = {0};
+	for (int i = 0; i < o->nstreams; i++) {
+		st[i].name = o->streams[i];
+		st[i].idx = i;
+		strcpy(st[i].cursor, "-");
+	}
+	while (!*o->stop) {
+		for (int i = 0; i < o->nstreams; i++) {
+			if (nbuf(&st[i]) || done[i])
+				continue;
+			const char *av[] = {"XRANGE", st[i].name, st[i].cursor, "+", "COUNT", cnt};
+			redisReply *r = rc_cmd(&rc, 6, av, NULL, NULL);
+			if (!r)
+				die_code(69, "lost the connection to Redis");
+			if (r->type != REDIS_REPLY_ARRAY || !r->elements) {
+				done[i] = 1;
+				freeReplyObject(r);
+				continue;
+			}
+			snprintf(st[i].cursor, sizeof st[i].cursor, "(%s", r->element[r->elements - 1]->element[0]->str);
+			take(&st[i], r, r, 0);
+		}
+		struct rstream *best = NULL;
+		for (int i = 0; i < o->nstreams; i++)
+			if (nbuf(&st[i]) && (!best || st[i].head < best->head))
+				best = &st[i];
+		if (!best)
+			break;
+		redisReply *e = best->reply->element[best->pos];
+		const char *id = e->element[0]->str;
+		redisReply *f = e->element[1];
+		const char *payload = NULL;
+		size_t plen = 0;
+		for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
+			if (f->element[k]->type == REDIS_REPLY_STRING && !strcmp(f->element[k]->str, "payload")) {
+				payload = f->element[k + 1]->str;
+				plen = f->element[k + 1]->len;
+			}
+		int64_t seq;
+		if (!was_skipped(&skipped, best->name, id) && rdx_id_to_seq(id, strlen(id), &seq) == 0) {
+			sb_reset(&out);
+			if (payload && !memchr(payload, 0, plen) &&
+				rdx_frame(best->name, id, rdx_driver(seq, best->idx, o->nstreams), -1, payload, plen, &out) == 0)
+				io_out(out.buf, out.len);
+			else /* never applied: the pipeline stopped on it */
+				warn("left out message %s of stream %s: it cannot be framed", id, best->name);
+		}
+		best->pos++;
+		set_head(best);
+	}
+	for (int i = 0; i < o->nstreams; i++)
+		drop(&st[i]);
+	rc_close(&rc);
+	sb_free(&out);
+	sb_free(&skipped);
 	return 0;
 }

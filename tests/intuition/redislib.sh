@@ -70,3 +70,26 @@ ix_last_seq() {
 	id=$(rcli XREVRANGE "$1" + - COUNT 1 | head -n 1)
 	echo $(((${id%-*} << 16) + ${id#*-}))
 }
+
+# ix_route_resp STREAM_TERMS STREAM_POSITIONS STREAM_OTHER: records on stdin ->
+# redis-cli --pipe commands that XADD each message to one of three streams by
+# its event (the original's per-event streams: AtomCreated / TripleCreated,
+# Deposited / Redeemed, the rest and reorgs), in record order, with ids that
+# no two streams share: a script takes max(server clock, last + 1) ms under
+# the key ix:clock, as XADD * does within one stream (docs/formats.md,
+# "Redis sources": ids of one millisecond in two streams are ordered by the
+# streams' places, not by arrival).
+IX_XADD_LUA="local t = redis.call('TIME') local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) local last = tonumber(redis.call('GET', 'ix:clock') or '0') if ms <= last then ms = last + 1 end redis.call('SET', 'ix:clock', ms) return redis.call('XADD', KEYS[1], ms .. '-0', 'payload', ARGV[1])"
+ix_route_resp() {
+	jq -c '[(.payload.event_name), (.payload | tojson)]' |
+		jq -r '.[0] + "\t" + .[1]' |
+		LC_ALL=C awk -F '\t' -v a="$1" -v b="$2" -v c="$3" -v lua="$IX_XADD_LUA" '{
+			s = c
+			if ($1 == "AtomCreated" || $1 == "TripleCreated") s = a
+			else if ($1 == "Deposited" || $1 == "Redeemed") s = b
+			printf "*5\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n1\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(lua), lua, length(s), s, length($2), $2
+		}'
+}
+ix_route_feed() {
+	ix_route_resp "$@" | rcli --pipe >/dev/null
+}
