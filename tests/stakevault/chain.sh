@@ -34,7 +34,11 @@ sv_anvil_start() {
 	shift
 	mkdir -p "$_sv_d"
 	: >"$_sv_d/anvil.log"
-	anvil --host 127.0.0.1 --port "${SV_PORT:-0}" --accounts 12 "$@" >"$_sv_d/anvil.log" 2>&1 &
+	# HOME: anvil keeps the states it prunes from memory in ~/.foundry/anvil/tmp
+	# and leaves them there when it is killed (75 GB after a day of tests
+	# and benches here); in DIR/home they go with the test's directory.
+	mkdir -p "$_sv_d/home"
+	HOME=$_sv_d/home anvil --host 127.0.0.1 --port "${SV_PORT:-0}" --accounts 12 "$@" >"$_sv_d/anvil.log" 2>&1 &
 	echo $! >"$_sv_d/anvil.pid"
 	_sv_i=0
 	while [ $_sv_i -lt 600 ]; do
@@ -105,7 +109,15 @@ sv_get_stake() {
 	printf '%d\n' "$_sv_r"
 }
 sv_head() { printf '%d\n' "$(sv_rpc eth_blockNumber '[]' | jq -r .)"; }
-sv_mine() { sv_rpc anvil_mine "[\"0x$(printf '%x' "$1")\"]" >/dev/null; }
+# (in calls of at most 200 blocks: a loaded machine answers each in time)
+sv_mine() {
+	_sv_n=$1
+	while [ "$_sv_n" -gt 0 ]; do
+		_sv_k=$((_sv_n > 200 ? 200 : _sv_n))
+		sv_rpc anvil_mine "[\"0x$(printf '%x' "$_sv_k")\"]" >/dev/null || return 1
+		_sv_n=$((_sv_n - _sv_k))
+	done
+}
 # anvil_reorg DEPTH: replace the newest DEPTH blocks by DEPTH empty ones.
 sv_reorg() { sv_rpc anvil_reorg "[$1, []]" >/dev/null; }
 # anvil_rollback DEPTH: drop the newest DEPTH blocks (nothing mined instead).
