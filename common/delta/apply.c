@@ -45,9 +45,7 @@ static void close_block(struct dl *dl)
 			dl_jblock_add(dl, pb, (int)t->tab, t->key, t->before);
 			t->before = NULL; /* ownership moved to the journal */
 		}
-		free(v);
-		dl_ts_clear(&dl->blk);
-		dl_ts_init(&dl->blk);
+		dl_ts_clear(dl, &dl->blk);
 	}
 	dl->blk_open = 0;
 }
@@ -79,14 +77,12 @@ static void rollback_frame(struct dl *dl)
 
 static void reset_frame(struct dl *dl)
 {
-	dl_ts_clear(&dl->frame);
-	dl_ts_init(&dl->frame);
-	dl_ts_clear(&dl->blk);
-	dl_ts_init(&dl->blk);
+	dl_ts_clear(dl, &dl->frame);
+	dl_ts_clear(dl, &dl->blk);
 	dl->nhist = 0;
 	while (dl->pending) {
 		struct jblock *n = dl->pending->next;
-		dl_jblock_free(dl->pending);
+		dl_jblock_free(dl, dl->pending);
 		dl->pending = n;
 	}
 	sb_reset(&dl->undo);
@@ -313,7 +309,7 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 	if (dl->kind == FR_KIND_REVERT) {
 		struct jblock *b = dl_jblock_find(dl->jhead, &dl->f_hash);
 		dl_journal_unlink(dl, b);
-		dl_jblock_free(b);
+		dl_jblock_free(dl, b);
 		return;
 	}
 	struct jblock *fb = dl_journal_block(dl, (uint64_t)(dl->f_block < 0 ? 0 : dl->f_block), &dl->f_hash);
@@ -400,7 +396,6 @@ static void emit_frame(struct dl *dl, struct sb *out)
 	fr_add_end(out, dl->f_driver);
 
 	commit_journal(dl, v, n);
-	free(v);
 	dl->have_cp = 1;
 	dl->cp_driver = dl->f_driver;
 	dl->cp_seq = dl->f_seq;
@@ -433,8 +428,7 @@ static int fork_end(struct dl *dl, struct sb *out)
 			return -1;
 		dl->err_kind = FR_REJ_SYNTAX;
 		emit_frame(dl, out);
-		dl_ts_clear(&dl->frame);
-		dl_ts_init(&dl->frame);
+		dl_ts_clear(dl, &dl->frame);
 	}
 	if (!i) {
 		dl->kind = FR_KIND_RANGE;
@@ -488,11 +482,14 @@ struct dl *dl_new(const struct dl_domain *dom, uint64_t finality)
 	dl->tabs = dom->tabs;
 	dl->finality = finality;
 	dl->tab = xcalloc((size_t)dom->ntabs, sizeof *dl->tab);
+	dl->rows = xcalloc((size_t)dom->ntabs, sizeof *dl->rows);
+	sl_init(&dl->touches, sizeof(struct touch));
 	for (int i = 0; i < dom->ntabs; i++) {
 		if (dom->tabs[i].keylen > DL_KEY_MAX || dom->tabs[i].size > DL_ROW_MAX)
 			die_code(EXIT_SOFTWARE, "table '%s' of domain '%s' exceeds DL_KEY_MAX or DL_ROW_MAX",
 				dom->tabs[i].name, dom->name);
 		hm_init(&dl->tab[i], dom->tabs[i].keylen);
+		sl_init(&dl->rows[i], dom->tabs[i].size);
 	}
 	dl_ts_init(&dl->frame);
 	dl_ts_init(&dl->blk);
@@ -512,17 +509,23 @@ void dl_free(struct dl *dl)
 		size_t pos = 0;
 		void *r;
 		while ((r = hm_next(&dl->tab[i], &pos)))
-			free(r);
+			dl_release_row(dl, i, r);
 		hm_free(&dl->tab[i]);
 	}
 	free(dl->tab);
 	while (dl->jhead) {
 		struct jblock *n = dl->jhead->next;
-		dl_jblock_free(dl->jhead);
+		dl_jblock_free(dl, dl->jhead);
 		dl->jhead = n;
 	}
-	dl_ts_clear(&dl->frame);
-	dl_ts_clear(&dl->blk);
+	dl_ts_free(dl, &dl->frame);
+	dl_ts_free(dl, &dl->blk);
+	for (int i = 0; i < dl->dom->ntabs; i++)
+		sl_free(&dl->rows[i]);
+	free(dl->rows);
+	sl_free(&dl->touches);
+	free(dl->outv);
+	free(dl->outtmp);
 	free(dl->hist_pending);
 	js_free(&dl->js);
 	sb_free(&dl->tmp);
@@ -585,6 +588,23 @@ void dl_describe(const struct dl *dl, struct sb *out)
 	}
 	sb_addf(out, "; undo journal: %zu blocks, %zu entries, finalized %llu", blocks, entries,
 		(unsigned long long)dl->finalized);
+}
+
+void dl_describe_memory(const struct dl *dl, struct sb *out)
+{
+	size_t rows = 0, maps = 0;
+	sb_adds(out, "memory (KiB): rows");
+	for (int t = 0; t < dl->dom->ntabs; t++) {
+		rows += sl_bytes(&dl->rows[t]);
+		maps += dl->tab[t].cap * sizeof(void *);
+		if (sl_bytes(&dl->rows[t]))
+			sb_addf(out, " %s %zu", dl->tabs[t].name, sl_bytes(&dl->rows[t]) >> 10);
+	}
+	size_t jent = 0;
+	for (const struct jblock *b = dl->jhead; b; b = b->next)
+		jent += b->cap * sizeof *b->e;
+	sb_addf(out, "; all rows %zu, row maps %zu, journal entries %zu, touch records %zu", rows >> 10, maps >> 10,
+		jent >> 10, sl_bytes(&dl->touches) >> 10);
 }
 
 int dl_error_kind(const struct dl *dl)

@@ -31,10 +31,10 @@ void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, vo
 	e->before = before;
 }
 
-void dl_jblock_free(struct jblock *b)
+void dl_jblock_free(struct dl *dl, struct jblock *b)
 {
 	for (uint32_t i = 0; i < b->n; i++)
-		free(b->e[i].before);
+		dl_release_row(dl, (int)b->e[i].tab, b->e[i].before);
 	free(b->e);
 	free(b);
 }
@@ -97,7 +97,7 @@ void dl_journal_prune(struct dl *dl)
 		if (dl->dom->on_final)
 			for (uint32_t i = 0; i < pruned->n; i++)
 				dl->dom->on_final(dl, (int)pruned->e[i].tab, pruned->e[i].key);
-		dl_jblock_free(pruned);
+		dl_jblock_free(dl, pruned);
 		pruned = next;
 	}
 }
@@ -108,7 +108,7 @@ void dl_journal_drop(struct dl *dl, struct jblock *b)
 	if (dl->dom->on_final)
 		for (uint32_t i = 0; i < b->n; i++)
 			dl->dom->on_final(dl, (int)b->e[i].tab, b->e[i].key);
-	dl_jblock_free(b);
+	dl_jblock_free(dl, b);
 }
 
 void dl_add_undo_line(struct dl *dl, struct sb *sb, uint64_t number, const u256 *hash, int tab, const void *key,
@@ -212,7 +212,7 @@ int dl_revert(struct dl *dl)
 		}
 		struct touch *tt = dl_ts_touch(dl, &dl->frame, (int)e->tab, e->key,
 			ent && latest == b->number ? (void *)img : NULL, NULL);
-		free(tt->after);
+		dl_release_row(dl, (int)tt->tab, tt->after);
 		tt->after = dl_dup_row(dl, (int)e->tab, e->before);
 	}
 	/* Pass 2: restore, newest entry first. */
