@@ -381,15 +381,8 @@ static void emit_frame(struct dl *dl, struct sb *out)
 		sb_adds(out, dl->tabs[t->tab].name);
 		sb_adds(out, "\",\"key\":");
 		sb_add(out, dl->tmp.buf + v[i].koff, v[i].klen);
-		if (v[i].after) {
-			sb_adds(out, ",\"row\":");
-			dl_add_row(dl, out, (int)t->tab, v[i].after);
-		}
 		/* A final block keeps no journal: its lines need no before-image. */
-		if (!dl->f_final) {
-			sb_adds(out, ",\"before\":");
-			dl_add_row(dl, out, (int)t->tab, t->before);
-		}
+		dl_add_images(dl, out, (int)t->tab, v[i].after, t->before, !dl->f_final);
 		sb_adds(out, "}\n");
 	}
 	sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);

@@ -94,6 +94,9 @@ void dl_texts_free(struct dl *dl);
 /* codec.c */
 void dl_add_key(struct dl *dl, struct sb *sb, int tab, const void *row);
 void dl_add_row(struct dl *dl, struct sb *sb, int tab, const void *row);
+/* ,"row":AFTER (if after) and, if with_before, ,"before":BEFORE (null if NULL):
+ * the before-image's unchanged columns copied from the row's text. */
+void dl_add_images(struct dl *dl, struct sb *sb, int tab, const void *after, const void *before, int with_before);
 int dl_parse_obj(struct dl *dl, int obj, const struct dl_col *cols, int n, void *row);
 int dl_table_by_name(struct dl *dl, int tok);
 int dl_get_i64(struct dl *dl, int obj, const char *name, int64_t *v, int required);

@@ -148,34 +148,74 @@ int u256_parse_hex(u256 *r, const char *s, size_t n)
 	u256_zero(r);
 	/* Fill limbs from the least significant end, 16 digits per limb. */
 	const unsigned char *p = (const unsigned char *)s + n;
+	unsigned bad = 0; /* the values of all digits or'ed: > 15 if one is not a digit */
 	for (int limb = 0; p > (const unsigned char *)s; limb++) {
 		uint64_t w = 0;
-		const unsigned char *lo = p - 16 > (const unsigned char *)s ? p - 16 : (const unsigned char *)s;
+		const unsigned char *lo = (size_t)(p - (const unsigned char *)s) > 16 ? p - 16 : (const unsigned char *)s;
 		for (const unsigned char *q = lo; q < p; q++) {
 			unsigned v = hexv[*q];
-			if (v > 15)
-				return error("'0x%.*s' is not a hex number", (int)n, s);
-			w = (w << 4) | v;
+			bad |= v;
+			w = (w << 4) | (v & 15);
 		}
 		r->w[limb] = w;
 		p = lo;
 	}
+	if (bad > 15)
+		return error("'0x%.*s' is not a hex number", (int)n, s);
 	return 0;
+}
+
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				     "8081828384858687888990919293949596979899";
+
+/* The decimal digits of v, right-aligned to end (two per step); returns where they start. */
+static char *dec_u64(uint64_t v, char *end, int pad)
+{
+	char *o = end;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--o = digit_pairs[d + 1];
+		*--o = digit_pairs[d];
+	}
+	if (v >= 10) {
+		*--o = digit_pairs[v * 2 + 1];
+		*--o = digit_pairs[v * 2];
+	} else {
+		*--o = (char)('0' + v);
+	}
+	while (end - o < pad)
+		*--o = '0';
+	return o;
 }
 
 size_t u256_format_dec(const u256 *a, char out[U256_DEC_MAX])
 {
-	if (u256_fits64(a)) {
-		char tmp[24];
-		int i = 24;
-		uint64_t v = a->w[0];
-		do {
-			tmp[--i] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v);
-		memcpy(out, tmp + i, (size_t)(24 - i));
-		out[24 - i] = '\0';
-		return (size_t)(24 - i);
+	if (u256_fits128(a)) {
+		/* Below 2^128: three pieces of at most 19 digits (10^19 < 2^64),
+		 * without GMP. */
+		__extension__ typedef unsigned __int128 u128;
+		const uint64_t e19 = 10000000000000000000ULL;
+		char tmp[48], *end = tmp + sizeof tmp, *o;
+		u128 x = ((u128)a->w[1] << 64) | a->w[0];
+		if (!a->w[1]) {
+			o = dec_u64(a->w[0], end, 0);
+		} else {
+			uint64_t lo = (uint64_t)(x % e19);
+			u128 q = x / e19;
+			o = dec_u64(lo, end, 19);
+			if (q >= e19) {
+				o = dec_u64((uint64_t)(q % e19), o, 19);
+				o = dec_u64((uint64_t)(q / e19), o, 0);
+			} else {
+				o = dec_u64((uint64_t)q, o, 0);
+			}
+		}
+		size_t n = (size_t)(end - o);
+		memcpy(out, o, n);
+		out[n] = '\0';
+		return n;
 	}
 	mp_limb_t tmp[4];
 	memcpy(tmp, a->w, sizeof tmp);
