@@ -377,13 +377,22 @@ static void emit_frame(struct dl *dl, struct sb *out)
 	add_begin(dl, out);
 	for (size_t i = 0; i < n; i++) {
 		struct touch *t = v[i].t;
-		sb_adds(out, v[i].after ? "{\"op\":\"put\",\"table\":\"" : "{\"op\":\"del\",\"table\":\"");
-		sb_adds(out, dl->tabs[t->tab].name);
-		sb_adds(out, "\",\"key\":");
-		sb_add(out, dl->tmp.buf + v[i].koff, v[i].klen);
+		size_t nl = dl->namelen[t->tab];
+		sb_grow(out, 32 + nl + v[i].klen);
+		char *o = out->buf + out->len;
+		memcpy(o, v[i].after ? "{\"op\":\"put\",\"table\":\"" : "{\"op\":\"del\",\"table\":\"", 21);
+		o += 21;
+		memcpy(o, dl->tabs[t->tab].name, nl);
+		o += nl;
+		memcpy(o, "\",\"key\":", 8);
+		o += 8;
+		memcpy(o, dl->tmp.buf + v[i].koff, v[i].klen);
+		o += v[i].klen;
+		*o = '\0';
+		out->len = (size_t)(o - out->buf);
 		/* A final block keeps no journal: its lines need no before-image. */
 		dl_add_images(dl, out, (int)t->tab, v[i].after, t->before, !dl->f_final);
-		sb_adds(out, "}\n");
+		sb_add(out, "}\n", 2);
 	}
 	sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);
 	fr_add_end(out, dl->f_driver);
@@ -477,12 +486,14 @@ struct dl *dl_new(const struct dl_domain *dom, uint64_t finality)
 	dl->tab = xcalloc((size_t)dom->ntabs, sizeof *dl->tab);
 	dl->rows = xcalloc((size_t)dom->ntabs, sizeof *dl->rows);
 	sl_init(&dl->touches, sizeof(struct touch));
+	dl->namelen = xcalloc((size_t)dom->ntabs, sizeof *dl->namelen);
 	for (int i = 0; i < dom->ntabs; i++) {
 		if (dom->tabs[i].keylen > DL_KEY_MAX || dom->tabs[i].size > DL_ROW_MAX)
 			die_code(EXIT_SOFTWARE, "table '%s' of domain '%s' exceeds DL_KEY_MAX or DL_ROW_MAX",
 				dom->tabs[i].name, dom->name);
 		hm_init(&dl->tab[i], dom->tabs[i].keylen);
 		sl_init(&dl->rows[i], dom->tabs[i].size);
+		dl->namelen[i] = strlen(dom->tabs[i].name);
 	}
 	dl_ts_init(&dl->frame);
 	dl_ts_init(&dl->blk);
@@ -518,6 +529,7 @@ void dl_free(struct dl *dl)
 	free(dl->rows);
 	sl_free(&dl->touches);
 	free(dl->outv);
+	free(dl->namelen);
 	free(dl->outtmp);
 	free(dl->hist_pending);
 	js_free(&dl->js);

@@ -231,22 +231,24 @@ static void add_obj_like(struct sb *sb, const struct dl_col *cols, int n, const 
 		sb_addc(sb, '}');
 }
 
+#define SB_LIT(sb, lit) sb_add(sb, lit, sizeof(lit) - 1)
+
 void dl_add_images(struct dl *dl, struct sb *sb, int tab, const void *after, const void *before, int with_before)
 {
 	const struct dl_table *t = &dl->tabs[tab];
 	size_t seg[2 * SEG_MAX];
 	if (after) {
-		sb_adds(sb, ",\"row\":");
+		SB_LIT(sb, ",\"row\":");
 		if (with_before && before && t->ncols <= SEG_MAX) {
 			add_obj_segs(sb, t->cols, t->ncols, after, seg);
-			sb_adds(sb, ",\"before\":");
+			SB_LIT(sb, ",\"before\":");
 			add_obj_like(sb, t->cols, t->ncols, before, after, seg);
 			return;
 		}
 		add_obj(sb, t->cols, t->ncols, after);
 	}
 	if (with_before) {
-		sb_adds(sb, ",\"before\":");
+		SB_LIT(sb, ",\"before\":");
 		dl_add_row(dl, sb, tab, before);
 	}
 }

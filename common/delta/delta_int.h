@@ -83,6 +83,7 @@ struct dl {
 	int err_kind;		    /* enum fr_reject_kind of the last error */
 	int64_t fork;		    /* a RevertBlock frame with fork_block: revert every block above it, else -1 */
 	struct outl *outv, *outtmp; /* dl_changed_sorted's result and merge buffer */
+	size_t *namelen;	    /* [tab]: strlen of the table's name */
 	size_t outcap;
 	struct hmap texts; /* dl_text's copies (struct dl_textrec) */
 	int texts_init;
