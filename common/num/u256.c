@@ -133,6 +133,40 @@ static void hexv_init(void)
 	hexv_ready = 1;
 }
 
+/* Eight hex digits (most significant first) as a 32-bit value; -1 if one is not a hex digit. */
+static int hex8(const unsigned char *p, uint32_t *out)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t H = 0x8080808080808080ULL, L = 0x0101010101010101ULL;
+	uint64_t x;
+	memcpy(&x, p, 8); /* p[0] in the low byte */
+	if (x & H)
+		return -1;
+	/* per byte (all < 0x80, so no carry crosses a byte): '0'..'9', or 'a'..'f' in either case */
+	uint64_t digit = (x + L * (0x80 - '0')) & ~(x + L * (0x7f - '9')) & H;
+	uint64_t l = x | L * 0x20;
+	uint64_t alpha = (l + L * (0x80 - 'a')) & ~(l + L * (0x7f - 'f')) & H;
+	if ((digit | alpha) != H)
+		return -1;
+	uint64_t v = (x & L * 0x0f) + (alpha >> 7) * 9;
+	v = ((v & 0x0f000f000f000f00ULL) >> 8) | ((v & 0x000f000f000f000fULL) << 4);
+	v = ((v & 0x00ff000000ff0000ULL) >> 16) | ((v & 0x000000ff000000ffULL) << 8);
+	v = ((v & 0x0000ffff00000000ULL) >> 32) | ((v & 0x000000000000ffffULL) << 16);
+	*out = (uint32_t)v;
+	return 0;
+#else
+	uint32_t w = 0;
+	unsigned bad = 0;
+	for (int i = 0; i < 8; i++) {
+		unsigned v = hexv[p[i]];
+		bad |= v;
+		w = (w << 4) | (v & 15);
+	}
+	*out = w;
+	return bad > 15 ? -1 : 0;
+#endif
+}
+
 int u256_parse_hex(u256 *r, const char *s, size_t n)
 {
 	if (!hexv_ready)
@@ -146,22 +180,30 @@ int u256_parse_hex(u256 *r, const char *s, size_t n)
 	if (n > 64)
 		return error("hex value '0x%.*s...' does not fit in 256 bits", 20, s);
 	u256_zero(r);
-	/* Fill limbs from the least significant end, 16 digits per limb. */
-	const unsigned char *p = (const unsigned char *)s + n;
-	unsigned bad = 0; /* the values of all digits or'ed: > 15 if one is not a digit */
-	for (int limb = 0; p > (const unsigned char *)s; limb++) {
+	/* From the least significant end: groups of eight digits (32 bits
+	 * each) at a time, then the at most seven leading digits one by one. */
+	const unsigned char *b = (const unsigned char *)s, *p = b + n;
+	unsigned bit = 0;
+	while (p - b >= 8) {
+		p -= 8;
+		uint32_t g;
+		if (hex8(p, &g) < 0)
+			return error("'0x%.*s' is not a hex number", (int)n, s);
+		r->w[bit / 64] |= (uint64_t)g << (bit % 64);
+		bit += 32;
+	}
+	if (p > b) {
 		uint64_t w = 0;
-		const unsigned char *lo = (size_t)(p - (const unsigned char *)s) > 16 ? p - 16 : (const unsigned char *)s;
-		for (const unsigned char *q = lo; q < p; q++) {
+		unsigned bad = 0; /* the values of all digits or'ed: > 15 if one is not a digit */
+		for (const unsigned char *q = b; q < p; q++) {
 			unsigned v = hexv[*q];
 			bad |= v;
-			w = (w << 4) | (v & 15);
+			w = (w << 4) | v;
 		}
-		r->w[limb] = w;
-		p = lo;
+		if (bad > 15)
+			return error("'0x%.*s' is not a hex number", (int)n, s);
+		r->w[bit / 64] |= w << (bit % 64);
 	}
-	if (bad > 15)
-		return error("'0x%.*s' is not a hex number", (int)n, s);
 	return 0;
 }
 
