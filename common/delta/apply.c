@@ -317,7 +317,7 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 		for (struct jblock *p = dl->pending; p; p = p->next) {
 			struct jblock *b = dl_journal_block(dl, p->number, &p->hash);
 			for (uint32_t i = 0; i < p->n; i++) {
-				dl_jblock_add(dl, b, (int)p->e[i].tab, p->e[i].key, p->e[i].before);
+				dl_jblock_add(dl, b, (int)p->e[i].tab, dl_je_key(p, &p->e[i]), p->e[i].before);
 				p->e[i].before = NULL;
 			}
 		}
@@ -607,7 +607,7 @@ void dl_describe_memory(const struct dl *dl, struct sb *out)
 	}
 	size_t jent = 0;
 	for (const struct jblock *b = dl->jhead; b; b = b->next)
-		jent += b->cap * sizeof *b->e;
+		jent += b->cap * sizeof *b->e + b->kcap;
 	sb_addf(out, "; all rows %zu, row maps %zu, journal entries %zu, touch records %zu", rows >> 10, maps >> 10,
 		jent >> 10, sl_bytes(&dl->touches) >> 10);
 }

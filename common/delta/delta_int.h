@@ -31,10 +31,15 @@ struct touchset {
 	uint32_t n, cap;
 };
 
+/*
+ * A journal entry: 16 bytes.  Its key is the before-image's (whose first
+ * keylen bytes are the key); a row that did not exist has its key in the
+ * block's key buffer instead (dl_je_key).
+ */
 struct jentry {
-	uint64_t tab; /* 64 bits so that key is 8-byte aligned (rows are read in place) */
-	unsigned char key[DL_KEY_MAX];
-	void *before; /* owned copy or NULL */
+	uint32_t tab;
+	uint32_t koff; /* before == NULL: offset of the key in the block's keys */
+	void *before;  /* owned copy or NULL */
 };
 
 struct jblock {
@@ -42,8 +47,15 @@ struct jblock {
 	u256 hash;
 	struct jentry *e;
 	uint32_t n, cap;
+	unsigned char *keys; /* keys of the entries without a before-image, 8-byte aligned */
+	size_t klen, kcap;
 	struct jblock *next;
 };
+
+static inline const void *dl_je_key(const struct jblock *b, const struct jentry *e)
+{
+	return e->before ? (const void *)e->before : (const void *)(b->keys + e->koff);
+}
 
 struct dl {
 	const struct dl_domain *dom;
