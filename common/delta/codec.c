@@ -15,7 +15,7 @@
  * parents), so their hex text is cached in a small direct-mapped table.
  * Output is unaffected.
  */
-#define HEXCACHE 8192
+#define HEXCACHE 4096
 static struct hexcache {
 	u256 v;
 	uint8_t len;
