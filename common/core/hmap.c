@@ -21,6 +21,13 @@ void hm_free(struct hmap *m)
 	m->cap = m->n = 0;
 }
 
+void hm_clear(struct hmap *m)
+{
+	if (m->n)
+		memset(m->slot, 0, m->cap * sizeof *m->slot);
+	m->n = 0;
+}
+
 uint64_t hm_hash(const void *key, size_t len)
 {
 	/* Keys are mostly felts (already random-looking): fold 8-byte words

@@ -21,6 +21,8 @@ struct hmap {
 void hm_init(struct hmap *m, size_t keylen);
 /* Frees the table only; the records belong to the caller. */
 void hm_free(struct hmap *m);
+/* Remove every record, keeping the table's capacity (records belong to the caller). */
+void hm_clear(struct hmap *m);
 /* The record whose key equals key[0..keylen), or NULL. */
 void *hm_get(const struct hmap *m, const void *key);
 /* Insert rec (its key must not be present). */

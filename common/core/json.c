@@ -7,6 +7,10 @@
 #include "core/die.h"
 #include "core/json.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 void js_init(struct js *js)
 {
 	memset(js, 0, sizeof *js);
@@ -105,7 +109,23 @@ static int scan_string(struct js *js, uint32_t tok, const char *s, size_t i, siz
 {
 	size_t start = i;
 	while (i < len) {
-		/* Fast path: skip eight plain characters at a time. */
+#if defined(__SSE2__)
+		/* Fast path: sixteen characters at a time, stopping on the first
+		 * special one ('"', '\\', a control character or a byte >= 0x80:
+		 * the signed compare with 0x20 catches both of the last two). */
+		while (i + 16 <= len) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+			unsigned bits = (unsigned)_mm_movemask_epi8(m);
+			if (bits) {
+				i += (size_t)__builtin_ctz(bits);
+				goto special;
+			}
+			i += 16;
+		}
+#endif
+		/* Skip eight plain characters at a time. */
 		while (i + 8 <= len) {
 			uint64_t v;
 			memcpy(&v, s + i, 8);
@@ -115,6 +135,9 @@ static int scan_string(struct js *js, uint32_t tok, const char *s, size_t i, siz
 		}
 		if (i >= len)
 			break;
+#if defined(__SSE2__)
+	special:;
+#endif
 		unsigned char c = (unsigned char)s[i];
 		if (c == '"') {
 			js->t[tok].len = (uint32_t)(i - start);

@@ -45,9 +45,7 @@ static void close_block(struct dl *dl)
 			dl_jblock_add(dl, pb, (int)t->tab, t->key, t->before);
 			t->before = NULL; /* ownership moved to the journal */
 		}
-		free(v);
-		dl_ts_clear(&dl->blk);
-		dl_ts_init(&dl->blk);
+		dl_ts_clear(dl, &dl->blk);
 	}
 	dl->blk_open = 0;
 }
@@ -79,14 +77,12 @@ static void rollback_frame(struct dl *dl)
 
 static void reset_frame(struct dl *dl)
 {
-	dl_ts_clear(&dl->frame);
-	dl_ts_init(&dl->frame);
-	dl_ts_clear(&dl->blk);
-	dl_ts_init(&dl->blk);
+	dl_ts_clear(dl, &dl->frame);
+	dl_ts_clear(dl, &dl->blk);
 	dl->nhist = 0;
 	while (dl->pending) {
 		struct jblock *n = dl->pending->next;
-		dl_jblock_free(dl->pending);
+		dl_jblock_free(dl, dl->pending);
 		dl->pending = n;
 	}
 	sb_reset(&dl->undo);
@@ -317,7 +313,7 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 	if (dl->kind == FR_KIND_REVERT) {
 		struct jblock *b = dl_jblock_find(dl->jhead, &dl->f_hash);
 		dl_journal_unlink(dl, b);
-		dl_jblock_free(b);
+		dl_jblock_free(dl, b);
 		return;
 	}
 	struct jblock *fb = dl_journal_block(dl, (uint64_t)(dl->f_block < 0 ? 0 : dl->f_block), &dl->f_hash);
@@ -325,7 +321,7 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 		for (struct jblock *p = dl->pending; p; p = p->next) {
 			struct jblock *b = dl_journal_block(dl, p->number, &p->hash);
 			for (uint32_t i = 0; i < p->n; i++) {
-				dl_jblock_add(dl, b, (int)p->e[i].tab, p->e[i].key, p->e[i].before);
+				dl_jblock_add(dl, b, (int)p->e[i].tab, dl_je_key(p, &p->e[i]), p->e[i].before);
 				p->e[i].before = NULL;
 			}
 		}
@@ -403,27 +399,28 @@ static void emit_frame(struct dl *dl, struct sb *out)
 	add_begin(dl, out);
 	for (size_t i = 0; i < n; i++) {
 		struct touch *t = v[i].t;
-		sb_adds(out, v[i].after ? "{\"op\":\"put\",\"table\":\"" : "{\"op\":\"del\",\"table\":\"");
-		sb_adds(out, dl->tabs[t->tab].name);
-		sb_adds(out, "\",\"key\":");
-		sb_add(out, dl->tmp.buf + v[i].koff, v[i].klen);
-		if (v[i].after) {
-			sb_adds(out, ",\"row\":");
-			dl_add_row(dl, out, (int)t->tab, v[i].after);
-		}
+		size_t nl = dl->namelen[t->tab];
+		sb_grow(out, 32 + nl + v[i].klen);
+		char *o = out->buf + out->len;
+		memcpy(o, v[i].after ? "{\"op\":\"put\",\"table\":\"" : "{\"op\":\"del\",\"table\":\"", 21);
+		o += 21;
+		memcpy(o, dl->tabs[t->tab].name, nl);
+		o += nl;
+		memcpy(o, "\",\"key\":", 8);
+		o += 8;
+		memcpy(o, dl->tmp.buf + v[i].koff, v[i].klen);
+		o += v[i].klen;
+		*o = '\0';
+		out->len = (size_t)(o - out->buf);
 		/* A final block keeps no journal: its lines need no before-image. */
-		if (!dl->f_final) {
-			sb_adds(out, ",\"before\":");
-			dl_add_row(dl, out, (int)t->tab, t->before);
-		}
-		sb_adds(out, "}\n");
+		dl_add_images(dl, out, (int)t->tab, v[i].after, t->before, !dl->f_final);
+		sb_add(out, "}\n", 2);
 	}
 	if (!dl->f_final) /* a final frame journals nothing */
 		sb_add(out, dl->undo.buf ? dl->undo.buf : "", dl->undo.len);
 	fr_add_end(out, dl->f_driver);
 
 	commit_journal(dl, v, n);
-	free(v);
 	dl->have_cp = 1;
 	dl->cp_driver = dl->f_driver;
 	dl->cp_seq = dl->f_seq;
@@ -456,8 +453,7 @@ static int fork_end(struct dl *dl, struct sb *out)
 			return -1;
 		dl->err_kind = FR_REJ_SYNTAX;
 		emit_frame(dl, out);
-		dl_ts_clear(&dl->frame);
-		dl_ts_init(&dl->frame);
+		dl_ts_clear(dl, &dl->frame);
 	}
 	if (!i) {
 		dl->kind = FR_KIND_RANGE;
@@ -511,11 +507,16 @@ struct dl *dl_new(const struct dl_domain *dom, uint64_t finality)
 	dl->tabs = dom->tabs;
 	dl->finality = finality;
 	dl->tab = xcalloc((size_t)dom->ntabs, sizeof *dl->tab);
+	dl->rows = xcalloc((size_t)dom->ntabs, sizeof *dl->rows);
+	sl_init(&dl->touches, sizeof(struct touch));
+	dl->namelen = xcalloc((size_t)dom->ntabs, sizeof *dl->namelen);
 	for (int i = 0; i < dom->ntabs; i++) {
 		if (dom->tabs[i].keylen > DL_KEY_MAX || dom->tabs[i].size > DL_ROW_MAX)
 			die_code(EXIT_SOFTWARE, "table '%s' of domain '%s' exceeds DL_KEY_MAX or DL_ROW_MAX",
 				dom->tabs[i].name, dom->name);
 		hm_init(&dl->tab[i], dom->tabs[i].keylen);
+		sl_init(&dl->rows[i], dom->tabs[i].size);
+		dl->namelen[i] = strlen(dom->tabs[i].name);
 	}
 	dl_ts_init(&dl->frame);
 	dl_ts_init(&dl->blk);
@@ -535,17 +536,24 @@ void dl_free(struct dl *dl)
 		size_t pos = 0;
 		void *r;
 		while ((r = hm_next(&dl->tab[i], &pos)))
-			free(r);
+			dl_release_row(dl, i, r);
 		hm_free(&dl->tab[i]);
 	}
 	free(dl->tab);
 	while (dl->jhead) {
 		struct jblock *n = dl->jhead->next;
-		dl_jblock_free(dl->jhead);
+		dl_jblock_free(dl, dl->jhead);
 		dl->jhead = n;
 	}
-	dl_ts_clear(&dl->frame);
-	dl_ts_clear(&dl->blk);
+	dl_ts_free(dl, &dl->frame);
+	dl_ts_free(dl, &dl->blk);
+	for (int i = 0; i < dl->dom->ntabs; i++)
+		sl_free(&dl->rows[i]);
+	free(dl->rows);
+	sl_free(&dl->touches);
+	free(dl->outv);
+	free(dl->namelen);
+	free(dl->outtmp);
 	free(dl->hist_pending);
 	js_free(&dl->js);
 	sb_free(&dl->tmp);
@@ -608,6 +616,23 @@ void dl_describe(const struct dl *dl, struct sb *out)
 	}
 	sb_addf(out, "; undo journal: %zu blocks, %zu entries, finalized %llu", blocks, entries,
 		(unsigned long long)dl->finalized);
+}
+
+void dl_describe_memory(const struct dl *dl, struct sb *out)
+{
+	size_t rows = 0, maps = 0;
+	sb_adds(out, "memory (KiB): rows");
+	for (int t = 0; t < dl->dom->ntabs; t++) {
+		rows += sl_bytes(&dl->rows[t]);
+		maps += dl->tab[t].cap * sizeof(void *);
+		if (sl_bytes(&dl->rows[t]))
+			sb_addf(out, " %s %zu", dl->tabs[t].name, sl_bytes(&dl->rows[t]) >> 10);
+	}
+	size_t jent = 0;
+	for (const struct jblock *b = dl->jhead; b; b = b->next)
+		jent += b->cap * sizeof *b->e + b->kcap;
+	sb_addf(out, "; all rows %zu, row maps %zu, journal entries %zu, touch records %zu", rows >> 10, maps >> 10,
+		jent >> 10, sl_bytes(&dl->touches) >> 10);
 }
 
 int dl_error_kind(const struct dl *dl)

@@ -15,7 +15,7 @@
  * parents), so their hex text is cached in a small direct-mapped table.
  * Output is unaffected.
  */
-#define HEXCACHE 8192
+#define HEXCACHE 4096
 static struct hexcache {
 	u256 v;
 	uint8_t len;
@@ -157,6 +157,100 @@ static void add_obj(struct sb *sb, const struct dl_col *cols, int n, const void 
 	sb_addc(sb, n ? '}' : '{');
 	if (!n)
 		sb_addc(sb, '}');
+}
+
+/* Bytes of a column's field (what its text is a function of). */
+static size_t col_width(const struct dl_col *c)
+{
+	switch (c->type) {
+	case DL_U64:
+	case DL_BOOL:
+	case DL_ENUM:
+		return 8;
+	case DL_TEXT:
+		return sizeof(const char *);
+	default:
+		return sizeof(u256);
+	}
+}
+
+#define SEG_MAX 64 /* columns whose text add_obj_segs can remember */
+
+/* add_obj, remembering where each column's value text starts and ends in sb. */
+static void add_obj_segs(struct sb *sb, const struct dl_col *cols, int n, const void *row, size_t *seg)
+{
+	for (int i = 0; i < n; i++) {
+		sb_grow(sb, (size_t)cols[i].nlen + 96);
+		char *o = sb->buf + sb->len;
+		*o++ = i ? ',' : '{';
+		*o++ = '"';
+		memcpy(o, cols[i].name, cols[i].nlen);
+		o += cols[i].nlen;
+		*o++ = '"';
+		*o++ = ':';
+		sb->len = (size_t)(o - sb->buf);
+		seg[2 * i] = sb->len;
+		add_col(sb, &cols[i], row);
+		seg[2 * i + 1] = sb->len;
+	}
+	sb_addc(sb, n ? '}' : '{');
+	if (!n)
+		sb_addc(sb, '}');
+}
+
+/*
+ * The object of row, where each column whose field equals that of ref
+ * (whose text add_obj_segs wrote into sb at seg) is copied from that text
+ * instead of formatted again: the same bytes, since a column's text is a
+ * function of its field alone.
+ */
+static void add_obj_like(struct sb *sb, const struct dl_col *cols, int n, const void *row, const void *ref, const size_t *seg)
+{
+	for (int i = 0; i < n; i++) {
+		size_t w = col_width(&cols[i]);
+		size_t vl = seg[2 * i + 1] - seg[2 * i];
+		sb_grow(sb, (size_t)cols[i].nlen + 96 + vl);
+		char *o = sb->buf + sb->len;
+		*o++ = i ? ',' : '{';
+		*o++ = '"';
+		memcpy(o, cols[i].name, cols[i].nlen);
+		o += cols[i].nlen;
+		*o++ = '"';
+		*o++ = ':';
+		sb->len = (size_t)(o - sb->buf);
+		if (!memcmp((const unsigned char *)row + cols[i].off, (const unsigned char *)ref + cols[i].off, w)) {
+			memcpy(o, sb->buf + seg[2 * i], vl);
+			sb->len += vl;
+			sb->buf[sb->len] = '\0';
+		} else {
+			add_col(sb, &cols[i], row);
+		}
+	}
+	sb_addc(sb, n ? '}' : '{');
+	if (!n)
+		sb_addc(sb, '}');
+}
+
+#define SB_LIT(sb, lit) sb_add(sb, lit, sizeof(lit) - 1)
+
+void dl_add_images(struct dl *dl, struct sb *sb, int tab, const void *after, const void *before, int with_before)
+{
+	const struct dl_table *t = &dl->tabs[tab];
+	size_t seg[2 * SEG_MAX];
+	if (after) {
+		SB_LIT(sb, ",\"row\":");
+		if (with_before && before && t->ncols <= SEG_MAX) {
+			add_obj_segs(sb, t->cols, t->ncols, after, seg);
+			SB_LIT(sb, ",\"before\":");
+			add_obj_like(sb, t->cols, t->ncols, before, after, seg);
+			return;
+		}
+		add_obj(sb, t->cols, t->ncols, after);
+	}
+	if (with_before) {
+		SB_LIT(sb, ",\"before\":");
+		dl_add_row(dl, sb, tab, before);
+	}
 }
 
 void dl_add_key(struct dl *dl, struct sb *sb, int tab, const void *row)

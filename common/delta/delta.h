@@ -177,6 +177,8 @@ const struct dl_stats *dl_stats(const struct dl *dl);
 void dl_describe_stats(struct dl *dl, struct sb *out);
 /* One line describing the state's size: rows per table and the undo journal. */
 void dl_describe(const struct dl *dl, struct sb *out);
+/* One line on what holds the memory: the rows' slabs per table, the maps, the journal. */
+void dl_describe_memory(const struct dl *dl, struct sb *out);
 /* The driver_id of the frame being read, or -1 between frames (for messages). */
 long long dl_current_driver(const struct dl *dl);
 /* Same, and its seq in *seq (-1 between frames). */

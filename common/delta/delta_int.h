@@ -12,6 +12,7 @@
 #include "core/hmap.h"
 #include "core/io.h"
 #include "core/json.h"
+#include "core/slab.h"
 #include "delta/delta.h"
 #include "num/u256.h"
 
@@ -30,10 +31,15 @@ struct touchset {
 	uint32_t n, cap;
 };
 
+/*
+ * A journal entry: 16 bytes.  Its key is the before-image's (whose first
+ * keylen bytes are the key); a row that did not exist has its key in the
+ * block's key buffer instead (dl_je_key).
+ */
 struct jentry {
-	uint64_t tab; /* 64 bits so that key is 8-byte aligned (rows are read in place) */
-	unsigned char key[DL_KEY_MAX];
-	void *before; /* owned copy or NULL */
+	uint32_t tab;
+	uint32_t koff; /* before == NULL: offset of the key in the block's keys */
+	void *before;  /* owned copy or NULL */
 };
 
 struct jblock {
@@ -41,15 +47,24 @@ struct jblock {
 	u256 hash;
 	struct jentry *e;
 	uint32_t n, cap;
+	unsigned char *keys; /* keys of the entries without a before-image, 8-byte aligned */
+	size_t klen, kcap;
 	struct jblock *next;
 };
+
+static inline const void *dl_je_key(const struct jblock *b, const struct jentry *e)
+{
+	return e->before ? (const void *)e->before : (const void *)(b->keys + e->koff);
+}
 
 struct dl {
 	const struct dl_domain *dom;
 	const struct dl_table *tabs;
 	void *domstate;
 	uint64_t finality;
-	struct hmap *tab; /* [dom->ntabs] stored tables; history ones stay empty */
+	struct hmap *tab;    /* [dom->ntabs] stored tables; history ones stay empty */
+	struct slab *rows;   /* [dom->ntabs] every row, before- and after-image of each table */
+	struct slab touches; /* struct touch records of the touch sets */
 
 	/* journal, oldest block first */
 	struct jblock *jhead, *jtail;
@@ -78,8 +93,11 @@ struct dl {
 	struct js js;
 	struct sb tmp, tmp2;
 	struct dl_stats st;
-	int err_kind;	   /* enum fr_reject_kind of the last error */
-	int64_t fork;	   /* a RevertBlock frame with fork_block: revert every block above it, else -1 */
+	int err_kind;		    /* enum fr_reject_kind of the last error */
+	int64_t fork;		    /* a RevertBlock frame with fork_block: revert every block above it, else -1 */
+	struct outl *outv, *outtmp; /* dl_changed_sorted's result and merge buffer */
+	size_t *namelen;	    /* [tab]: strlen of the table's name */
+	size_t outcap;
 	struct hmap texts; /* dl_text's copies (struct dl_textrec) */
 	int texts_init;
 };
@@ -90,15 +108,23 @@ void dl_texts_free(struct dl *dl);
 /* codec.c */
 void dl_add_key(struct dl *dl, struct sb *sb, int tab, const void *row);
 void dl_add_row(struct dl *dl, struct sb *sb, int tab, const void *row);
+/* ,"row":AFTER (if after) and, if with_before, ,"before":BEFORE (null if NULL):
+ * the before-image's unchanged columns copied from the row's text. */
+void dl_add_images(struct dl *dl, struct sb *sb, int tab, const void *after, const void *before, int with_before);
 int dl_parse_obj(struct dl *dl, int obj, const struct dl_col *cols, int n, void *row);
 int dl_table_by_name(struct dl *dl, int tok);
 int dl_get_i64(struct dl *dl, int obj, const char *name, int64_t *v, int required);
 
 /* rows.c */
 void dl_ts_init(struct touchset *ts);
-void dl_ts_clear(struct touchset *ts);
+/* Release the entries of ts and empty it (keeping a small map's capacity). */
+void dl_ts_clear(struct dl *dl, struct touchset *ts);
+/* Free what ts holds for good (dl_free). */
+void dl_ts_free(struct dl *dl, struct touchset *ts);
 struct touch *dl_ts_touch(struct dl *dl, struct touchset *ts, int tab, const void *key, const void *cur, int *fresh);
+/* A copy of row (NULL for NULL) from the table's slab; released with dl_release_row. */
 void *dl_dup_row(struct dl *dl, int tab, const void *row);
+void dl_release_row(struct dl *dl, int tab, void *row);
 void dl_touch_row(struct dl *dl, int tab, const void *key, const void *cur);
 void dl_close_hist(struct dl *dl);
 /* Put a copy of row into table tab without a touch (load, rollback); returns it. */
@@ -112,6 +138,7 @@ struct outl {
 	const void *after;
 	size_t koff, klen;
 };
+/* *out is dl->outv, valid until the next call. */
 size_t dl_changed_sorted(struct dl *dl, struct touchset *ts, struct outl **out, int all_hist);
 /* Sort order of canonical key texts (table, then key text). */
 int dl_cmp_keytext(const struct sb *keys, size_t ao, size_t al, size_t bo, size_t bl);
@@ -121,7 +148,7 @@ struct jblock *dl_jblock_find(struct jblock *head, const u256 *hash);
 void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before);
 /* Drop journal block b at once, its changes final (on_final for each entry, as a prune). */
 void dl_journal_drop(struct dl *dl, struct jblock *b);
-void dl_jblock_free(struct jblock *b);
+void dl_jblock_free(struct dl *dl, struct jblock *b);
 struct jblock *dl_journal_block(struct dl *dl, uint64_t number, const u256 *hash);
 void dl_journal_unlink(struct dl *dl, struct jblock *victim);
 void dl_journal_prune(struct dl *dl);

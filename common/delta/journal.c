@@ -25,17 +25,30 @@ void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, vo
 		b->e = xrealloc(b->e, b->cap * sizeof *b->e);
 	}
 	struct jentry *e = &b->e[b->n++];
-	memset(e, 0, sizeof *e);
-	e->tab = (uint64_t)tab;
-	memcpy(e->key, key, dl->tabs[tab].keylen);
+	e->tab = (uint32_t)tab;
+	e->koff = 0;
 	e->before = before;
+	if (!before) {
+		size_t kl = (dl->tabs[tab].keylen + 7u) & ~(size_t)7;
+		if (b->klen + kl > b->kcap) {
+			b->kcap = b->kcap ? b->kcap * 2 : 1024;
+			while (b->kcap < b->klen + kl)
+				b->kcap *= 2;
+			b->keys = xrealloc(b->keys, b->kcap);
+		}
+		memset(b->keys + b->klen, 0, kl);
+		memcpy(b->keys + b->klen, key, dl->tabs[tab].keylen);
+		e->koff = (uint32_t)b->klen;
+		b->klen += kl;
+	}
 }
 
-void dl_jblock_free(struct jblock *b)
+void dl_jblock_free(struct dl *dl, struct jblock *b)
 {
 	for (uint32_t i = 0; i < b->n; i++)
-		free(b->e[i].before);
+		dl_release_row(dl, (int)b->e[i].tab, b->e[i].before);
 	free(b->e);
+	free(b->keys);
 	free(b);
 }
 
@@ -74,7 +87,7 @@ int dl_journal_mentions(const struct dl *dl, int tab, const void *key)
 {
 	for (const struct jblock *b = dl->jhead; b; b = b->next)
 		for (uint32_t i = 0; i < b->n; i++)
-			if (b->e[i].tab == (uint64_t)tab && !memcmp(b->e[i].key, key, dl->tabs[tab].keylen))
+			if (b->e[i].tab == (uint32_t)tab && !memcmp(dl_je_key(b, &b->e[i]), key, dl->tabs[tab].keylen))
 				return 1;
 	return 0;
 }
@@ -96,8 +109,8 @@ void dl_journal_prune(struct dl *dl)
 		struct jblock *next = pruned->next;
 		if (dl->dom->on_final)
 			for (uint32_t i = 0; i < pruned->n; i++)
-				dl->dom->on_final(dl, (int)pruned->e[i].tab, pruned->e[i].key);
-		dl_jblock_free(pruned);
+				dl->dom->on_final(dl, (int)pruned->e[i].tab, dl_je_key(pruned, &pruned->e[i]));
+		dl_jblock_free(dl, pruned);
 		pruned = next;
 	}
 }
@@ -107,8 +120,8 @@ void dl_journal_drop(struct dl *dl, struct jblock *b)
 	dl_journal_unlink(dl, b);
 	if (dl->dom->on_final)
 		for (uint32_t i = 0; i < b->n; i++)
-			dl->dom->on_final(dl, (int)b->e[i].tab, b->e[i].key);
-	dl_jblock_free(b);
+			dl->dom->on_final(dl, (int)b->e[i].tab, dl_je_key(b, &b->e[i]));
+	dl_jblock_free(dl, b);
 }
 
 void dl_add_undo_line(struct dl *dl, struct sb *sb, uint64_t number, const u256 *hash, int tab, const void *key,
@@ -152,7 +165,7 @@ static int overlap(const struct dl *dl, const struct jblock *a, const struct jbl
 	for (uint32_t i = 0; i < a->n; i++)
 		for (uint32_t k = 0; k < b->n; k++)
 			if (a->e[i].tab == b->e[k].tab &&
-				!memcmp(a->e[i].key, b->e[k].key, dl->tabs[a->e[i].tab].keylen))
+				!memcmp(dl_je_key(a, &a->e[i]), dl_je_key(b, &b->e[k]), dl->tabs[a->e[i].tab].keylen))
 				return (int)a->e[i].tab;
 	return -1;
 }
@@ -196,13 +209,14 @@ int dl_revert(struct dl *dl)
 	/* Pass 1: before-images of everything the revert touches, history rows included. */
 	for (uint32_t i = b->n; i-- > 0;) {
 		struct jentry *e = &b->e[i];
+		const void *ekey = dl_je_key(b, e);
 		const struct dl_table *t = &dl->tabs[e->tab];
 		if (t->src < 0) {
-			dl_touch_row(dl, (int)e->tab, e->key, hm_get(&dl->tab[e->tab], e->key));
+			dl_touch_row(dl, (int)e->tab, ekey, hm_get(&dl->tab[e->tab], ekey));
 			continue;
 		}
 		const struct dl_table *et = &dl->tabs[t->src];
-		const void *ent = hm_get(&dl->tab[t->src], e->key);
+		const void *ent = hm_get(&dl->tab[t->src], ekey);
 		unsigned char img[DL_ROW_MAX];
 		uint64_t latest = 0;
 		if (ent) {
@@ -210,16 +224,16 @@ int dl_revert(struct dl *dl)
 			memset(img, 0, t->size);
 			t->image(ent, b->number, img);
 		}
-		struct touch *tt = dl_ts_touch(dl, &dl->frame, (int)e->tab, e->key,
+		struct touch *tt = dl_ts_touch(dl, &dl->frame, (int)e->tab, ekey,
 			ent && latest == b->number ? (void *)img : NULL, NULL);
-		free(tt->after);
+		dl_release_row(dl, (int)tt->tab, tt->after);
 		tt->after = dl_dup_row(dl, (int)e->tab, e->before);
 	}
 	/* Pass 2: restore, newest entry first. */
 	for (uint32_t i = b->n; i-- > 0;) {
 		struct jentry *e = &b->e[i];
 		if (dl->tabs[e->tab].src < 0)
-			restore_row(dl, (int)e->tab, e->key, e->before);
+			restore_row(dl, (int)e->tab, dl_je_key(b, e), e->before);
 	}
 	dl->st.reverted_blocks++;
 	return 0;

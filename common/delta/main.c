@@ -315,6 +315,9 @@ int dl_main(int argc, char **argv, const struct dl_domain *dom, const char *abou
 		sb_reset(&d);
 		dl_describe(dl, &d);
 		note("%s", d.buf);
+		sb_reset(&d);
+		dl_describe_memory(dl, &d);
+		note("%s", d.buf);
 		sb_free(&d);
 	}
 	dl_free(dl);

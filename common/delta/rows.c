@@ -19,26 +19,51 @@ void dl_ts_init(struct touchset *ts)
 	ts->n = ts->cap = 0;
 }
 
-void dl_ts_clear(struct touchset *ts)
+/* A touch set that grew past this many entries gives its memory back when cleared. */
+#define TS_KEEP 4096
+
+static void ts_release(struct dl *dl, struct touchset *ts)
 {
 	for (uint32_t i = 0; i < ts->n; i++) {
-		free(ts->list[i]->before);
-		free(ts->list[i]->after);
-		free(ts->list[i]);
+		struct touch *t = ts->list[i];
+		dl_release_row(dl, (int)t->tab, t->before);
+		dl_release_row(dl, (int)t->tab, t->after);
+		sl_put(&dl->touches, t);
 	}
+	ts->n = 0;
+}
+
+void dl_ts_free(struct dl *dl, struct touchset *ts)
+{
+	ts_release(dl, ts);
 	free(ts->list);
 	ts->list = NULL;
-	ts->n = ts->cap = 0;
+	ts->cap = 0;
 	hm_free(&ts->map);
+}
+
+void dl_ts_clear(struct dl *dl, struct touchset *ts)
+{
+	if (ts->cap > TS_KEEP)
+		dl_ts_free(dl, ts);
+	else {
+		ts_release(dl, ts);
+		hm_clear(&ts->map);
+	}
 }
 
 void *dl_dup_row(struct dl *dl, int tab, const void *row)
 {
 	if (!row)
 		return NULL;
-	void *p = xmalloc(dl->tabs[tab].size);
+	void *p = sl_get(&dl->rows[tab]);
 	memcpy(p, row, dl->tabs[tab].size);
 	return p;
+}
+
+void dl_release_row(struct dl *dl, int tab, void *row)
+{
+	sl_put(&dl->rows[tab], row);
 }
 
 static void probe_init(struct dl *dl, struct touch *probe, int tab, const void *key)
@@ -58,9 +83,10 @@ struct touch *dl_ts_touch(struct dl *dl, struct touchset *ts, int tab, const voi
 		*fresh = !t;
 	if (t)
 		return t;
-	t = xcalloc(1, sizeof *t);
+	t = sl_get(&dl->touches);
 	memcpy(t, &probe, offsetof(struct touch, before));
 	t->before = dl_dup_row(dl, tab, cur);
+	t->after = NULL;
 	t->order = ts->n;
 	hm_put(&ts->map, t);
 	if (ts->n == ts->cap) {
@@ -110,7 +136,7 @@ void dl_unstore_row(struct dl *dl, int tab, void *row)
 	hm_del(&dl->tab[tab], row);
 	if (dl->dom->on_delete)
 		dl->dom->on_delete(dl, tab, row);
-	free(row);
+	dl_release_row(dl, tab, row);
 }
 
 void *dl_mut(struct dl *dl, int tab, void *row)
@@ -194,10 +220,10 @@ void dl_close_hist(struct dl *dl)
 		struct touch *t = dl->hist_pending[i];
 		const struct dl_table *ht = &dl->tabs[t->tab];
 		const void *ent = hm_get(&dl->tab[ht->src], t->key);
-		free(t->after);
+		dl_release_row(dl, (int)t->tab, t->after);
 		t->after = NULL;
 		if (ent) {
-			t->after = xcalloc(1, ht->size);
+			t->after = sl_zget(&dl->rows[t->tab]);
 			uint64_t blk;
 			memcpy(&blk, t->key + ht->keylen - 8, 8);
 			ht->image(ent, blk, t->after);
@@ -208,8 +234,6 @@ void dl_close_hist(struct dl *dl)
 
 /* ---------------------------------------------------------------- changes */
 
-static const struct sb *sort_keys;
-
 int dl_cmp_keytext(const struct sb *keys, size_t ao, size_t al, size_t bo, size_t bl)
 {
 	size_t n = al < bl ? al : bl;
@@ -219,12 +243,46 @@ int dl_cmp_keytext(const struct sb *keys, size_t ao, size_t al, size_t bo, size_
 	return al < bl ? -1 : al > bl;
 }
 
-static int cmp_outl(const void *a, const void *b)
+static int cmp_outl(const struct sb *keys, const struct outl *x, const struct outl *y)
 {
-	const struct outl *x = a, *y = b;
 	if (x->t->tab != y->t->tab)
 		return x->t->tab < y->t->tab ? -1 : 1;
-	return dl_cmp_keytext(sort_keys, x->koff, x->klen, y->koff, y->klen);
+	return dl_cmp_keytext(keys, x->koff, x->klen, y->koff, y->klen);
+}
+
+/* Merge sort of v[0..n) by canonical key (tmp: n slots); no allocation. */
+static void sort_outl(const struct sb *keys, struct outl *v, struct outl *tmp, size_t n)
+{
+	/* insertion sort of runs of 8, then bottom-up merges */
+	for (size_t lo = 0; lo < n; lo += 8) {
+		size_t hi = lo + 8 < n ? lo + 8 : n;
+		for (size_t i = lo + 1; i < hi; i++) {
+			struct outl x = v[i];
+			size_t k = i;
+			while (k > lo && cmp_outl(keys, &x, &v[k - 1]) < 0) {
+				v[k] = v[k - 1];
+				k--;
+			}
+			v[k] = x;
+		}
+	}
+	for (size_t w = 8; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, k = lo;
+			if (mid == hi || cmp_outl(keys, &v[mid - 1], &v[mid]) < 0) {
+				memcpy(tmp + lo, v + lo, (hi - lo) * sizeof *v);
+				continue;
+			}
+			while (i < mid && j < hi)
+				tmp[k++] = cmp_outl(keys, &v[j], &v[i]) < 0 ? v[j++] : v[i++];
+			while (i < mid)
+				tmp[k++] = v[i++];
+			while (j < hi)
+				tmp[k++] = v[j++];
+		}
+		memcpy(v, tmp, n * sizeof *v);
+	}
 }
 
 static const void *after_of(struct dl *dl, const struct touch *t)
@@ -235,7 +293,12 @@ static const void *after_of(struct dl *dl, const struct touch *t)
 /* The changed entries of ts in canonical order; returns count, *out malloc'd. keys in dl->tmp. */
 size_t dl_changed_sorted(struct dl *dl, struct touchset *ts, struct outl **out, int all_hist)
 {
-	struct outl *v = xmalloc((ts->n ? ts->n : 1) * sizeof *v);
+	if (ts->n > dl->outcap) {
+		dl->outcap = ts->n > 2 * dl->outcap ? ts->n : 2 * dl->outcap;
+		dl->outv = xrealloc(dl->outv, dl->outcap * sizeof *dl->outv);
+		dl->outtmp = xrealloc(dl->outtmp, dl->outcap * sizeof *dl->outtmp);
+	}
+	struct outl *v = dl->outv;
 	size_t n = 0;
 	sb_reset(&dl->tmp);
 	for (uint32_t i = 0; i < ts->n; i++) {
@@ -256,8 +319,7 @@ size_t dl_changed_sorted(struct dl *dl, struct touchset *ts, struct outl **out, 
 		v[n].klen = dl->tmp.len - v[n].koff;
 		n++;
 	}
-	sort_keys = &dl->tmp;
-	qsort(v, n, sizeof *v, cmp_outl);
+	sort_outl(&dl->tmp, v, dl->outtmp, n);
 	*out = v;
 	return n;
 }

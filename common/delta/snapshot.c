@@ -60,7 +60,7 @@ void dl_dump(struct dl *dl, struct sb *out)
 		sb_add_u256_hex(out, &b->hash);
 		sb_adds(out, "\"}\n");
 		for (uint32_t i = 0; i < b->n; i++)
-			dl_add_undo_line(dl, out, b->number, &b->hash, (int)b->e[i].tab, b->e[i].key, b->e[i].before);
+			dl_add_undo_line(dl, out, b->number, &b->hash, (int)b->e[i].tab, dl_je_key(b, &b->e[i]), b->e[i].before);
 	}
 	if (dl->have_cp) {
 		sb_adds(out, "{\"op\":\"checkpoint\",\"driver_id\":");

@@ -133,6 +133,40 @@ static void hexv_init(void)
 	hexv_ready = 1;
 }
 
+/* Eight hex digits (most significant first) as a 32-bit value; -1 if one is not a hex digit. */
+static int hex8(const unsigned char *p, uint32_t *out)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t H = 0x8080808080808080ULL, L = 0x0101010101010101ULL;
+	uint64_t x;
+	memcpy(&x, p, 8); /* p[0] in the low byte */
+	if (x & H)
+		return -1;
+	/* per byte (all < 0x80, so no carry crosses a byte): '0'..'9', or 'a'..'f' in either case */
+	uint64_t digit = (x + L * (0x80 - '0')) & ~(x + L * (0x7f - '9')) & H;
+	uint64_t l = x | L * 0x20;
+	uint64_t alpha = (l + L * (0x80 - 'a')) & ~(l + L * (0x7f - 'f')) & H;
+	if ((digit | alpha) != H)
+		return -1;
+	uint64_t v = (x & L * 0x0f) + (alpha >> 7) * 9;
+	v = ((v & 0x0f000f000f000f00ULL) >> 8) | ((v & 0x000f000f000f000fULL) << 4);
+	v = ((v & 0x00ff000000ff0000ULL) >> 16) | ((v & 0x000000ff000000ffULL) << 8);
+	v = ((v & 0x0000ffff00000000ULL) >> 32) | ((v & 0x000000000000ffffULL) << 16);
+	*out = (uint32_t)v;
+	return 0;
+#else
+	uint32_t w = 0;
+	unsigned bad = 0;
+	for (int i = 0; i < 8; i++) {
+		unsigned v = hexv[p[i]];
+		bad |= v;
+		w = (w << 4) | (v & 15);
+	}
+	*out = w;
+	return bad > 15 ? -1 : 0;
+#endif
+}
+
 int u256_parse_hex(u256 *r, const char *s, size_t n)
 {
 	if (!hexv_ready)
@@ -146,36 +180,84 @@ int u256_parse_hex(u256 *r, const char *s, size_t n)
 	if (n > 64)
 		return error("hex value '0x%.*s...' does not fit in 256 bits", 20, s);
 	u256_zero(r);
-	/* Fill limbs from the least significant end, 16 digits per limb. */
-	const unsigned char *p = (const unsigned char *)s + n;
-	for (int limb = 0; p > (const unsigned char *)s; limb++) {
+	/* From the least significant end: groups of eight digits (32 bits
+	 * each) at a time, then the at most seven leading digits one by one. */
+	const unsigned char *b = (const unsigned char *)s, *p = b + n;
+	unsigned bit = 0;
+	while (p - b >= 8) {
+		p -= 8;
+		uint32_t g;
+		if (hex8(p, &g) < 0)
+			return error("'0x%.*s' is not a hex number", (int)n, s);
+		r->w[bit / 64] |= (uint64_t)g << (bit % 64);
+		bit += 32;
+	}
+	if (p > b) {
 		uint64_t w = 0;
-		const unsigned char *lo = p - 16 > (const unsigned char *)s ? p - 16 : (const unsigned char *)s;
-		for (const unsigned char *q = lo; q < p; q++) {
+		unsigned bad = 0; /* the values of all digits or'ed: > 15 if one is not a digit */
+		for (const unsigned char *q = b; q < p; q++) {
 			unsigned v = hexv[*q];
-			if (v > 15)
-				return error("'0x%.*s' is not a hex number", (int)n, s);
+			bad |= v;
 			w = (w << 4) | v;
 		}
-		r->w[limb] = w;
-		p = lo;
+		if (bad > 15)
+			return error("'0x%.*s' is not a hex number", (int)n, s);
+		r->w[bit / 64] |= w << (bit % 64);
 	}
 	return 0;
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				     "8081828384858687888990919293949596979899";
+
+/* The decimal digits of v, right-aligned to end (two per step); returns where they start. */
+static char *dec_u64(uint64_t v, char *end, int pad)
+{
+	char *o = end;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--o = digit_pairs[d + 1];
+		*--o = digit_pairs[d];
+	}
+	if (v >= 10) {
+		*--o = digit_pairs[v * 2 + 1];
+		*--o = digit_pairs[v * 2];
+	} else {
+		*--o = (char)('0' + v);
+	}
+	while (end - o < pad)
+		*--o = '0';
+	return o;
+}
+
 size_t u256_format_dec(const u256 *a, char out[U256_DEC_MAX])
 {
-	if (u256_fits64(a)) {
-		char tmp[24];
-		int i = 24;
-		uint64_t v = a->w[0];
-		do {
-			tmp[--i] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v);
-		memcpy(out, tmp + i, (size_t)(24 - i));
-		out[24 - i] = '\0';
-		return (size_t)(24 - i);
+	if (u256_fits128(a)) {
+		/* Below 2^128: three pieces of at most 19 digits (10^19 < 2^64),
+		 * without GMP. */
+		__extension__ typedef unsigned __int128 u128;
+		const uint64_t e19 = 10000000000000000000ULL;
+		char tmp[48], *end = tmp + sizeof tmp, *o;
+		u128 x = ((u128)a->w[1] << 64) | a->w[0];
+		if (!a->w[1]) {
+			o = dec_u64(a->w[0], end, 0);
+		} else {
+			uint64_t lo = (uint64_t)(x % e19);
+			u128 q = x / e19;
+			o = dec_u64(lo, end, 19);
+			if (q >= e19) {
+				o = dec_u64((uint64_t)(q % e19), o, 19);
+				o = dec_u64((uint64_t)(q / e19), o, 0);
+			} else {
+				o = dec_u64((uint64_t)q, o, 0);
+			}
+		}
+		size_t n = (size_t)(end - o);
+		memcpy(out, o, n);
+		out[n] = '\0';
+		return n;
 	}
 	mp_limb_t tmp[4];
 	memcpy(tmp, a->w, sizeof tmp);
