@@ -33,6 +33,7 @@
 #define MAX_LINE FR_MAX_LINE		 /* docs/formats.md: lines are at most 16 MiB */
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
 #define QUARANTINE_MAX ((size_t)1 << 20) /* pl_quarantine.frame is truncated to 1 MB */
+#define COPY_MIN 64L			 /* default PL_PGW_COPY_MIN (BENCH.md) */
 
 enum { TX_OK,
 	TX_FAIL,
@@ -66,6 +67,9 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	w->min_new_block = INT64_MAX;
 	const char *d = getenv("PL_TEST_DIE_AFTER");
 	w->die_after = d ? atol(d) : 0;
+	/* COPY staging from this many rows of a table in a batch (docs/pg-write.md). */
+	d = getenv("PL_PGW_COPY_MIN");
+	w->copy_min = d && *d ? atol(d) : COPY_MIN;
 
 	/*
 	 * Every statement of pg-write reaches its rows through a key or an
@@ -76,6 +80,14 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	 * in a live run on a fresh database instead of 0.1 ms (BENCH.md).
 	 */
 	pgc_exec_or_die(conn, "SET enable_seqscan = off", PGRES_COMMAND_OK, "set the session's planner options");
+	/*
+	 * No JIT: with enable_seqscan off, a scan of a staging table costs 1e10
+	 * and crosses jit_above_cost, and compiling the merge took 0.3 s per
+	 * statement, more than executing it (BENCH.md).
+	 */
+	pgc_exec_or_die(conn, "SET jit = off", PGRES_COMMAND_OK, "set the session's planner options");
+	/* The COPY staging tables of a batch (up to 32 MiB of frames) stay in memory. */
+	pgc_exec_or_die(conn, "SET temp_buffers = '64MB'", PGRES_COMMAND_OK, "set the session's temp_buffers");
 	/* Every bookkeeping statement is keyed by the pipeline: its last parameter (pgw_send_book). */
 	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1 FOR UPDATE", 1,
 		EXIT_CONFIG);
@@ -312,6 +324,7 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		sb_add(&w->reason, local_reason.buf, local_reason.len);
 	}
 	sb_free(&local_reason);
+	pgw_stage_end(w, !w->failed);
 	if (!w->failed)
 		return TX_OK;
 	/* What the journal holds is unknown after a rollback: prune again next time. */
