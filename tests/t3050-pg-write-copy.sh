@@ -109,4 +109,25 @@ test_expect_success 'a value the server refuses in the COPY: the batch is split,
 	echo "$want|pg-write|invariant" >expect && test_cmp expect got
 '
 
+# A batch of final frames (a backlog) waits a moment for more input
+# (docs/pg-write.md); with none coming it still commits and acks.
+test_expect_success 'final frames on a pipe that stays open: committed and acked without more input' '
+	setup_db &&
+	rm -f in && mkfifo in &&
+	{ pg-write --no-work-table <in >acks2 & } &&
+	exec 7>in &&
+	sed "s/\"type\":\"StartBlock\",/\"type\":\"StartBlock\",\"final\":true,/" "$DATA/pg-write-frames.ndjson" >final &&
+	grep -q "\"final\":true" final &&
+	cat final >&7 &&
+	n=$(grep -c "\"op\":\"begin\"" final) && i=0 &&
+	while [ "$(wc -l <acks2)" -lt "$n" ]; do
+		[ $i -lt 1200 ] || { echo "pg-write did not ack the final frames"; exit 1; }
+		sleep 0.05; i=$((i + 1))
+	done &&
+	pg_sql -c "SELECT count(*) FROM pl_journal" >got &&
+	exec 7>&- &&
+	wait &&
+	echo 0 >expect && test_cmp expect got
+'
+
 test_done

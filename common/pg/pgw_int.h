@@ -180,6 +180,7 @@ struct pgw {
 	struct sb wt_ids, wt_seqs; /* work items to mark: bigint[] literals */
 	int wt_n, wt_fi;
 	int readahead;	   /* read input while waiting for the server (pgw_run) */
+	int backlog_wait;  /* ms a batch of final frames waits for more input */
 	long copy_min;	   /* COPY-stage a table's puts from this many rows on (0: never) */
 	struct sb copybuf; /* COPY data being sent */
 	long commits, die_after;

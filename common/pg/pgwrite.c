@@ -34,6 +34,7 @@
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
 #define QUARANTINE_MAX ((size_t)1 << 20) /* pl_quarantine.frame is truncated to 1 MB */
 #define COPY_MIN 64L			 /* default PL_PGW_COPY_MIN (BENCH.md) */
+#define BACKLOG_WAIT_MS 20		 /* default PL_PGW_BACKLOG_WAIT_MS */
 
 enum { TX_OK,
 	TX_FAIL,
@@ -70,6 +71,9 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	/* COPY staging from this many rows of a table in a batch (docs/pg-write.md). */
 	d = getenv("PL_PGW_COPY_MIN");
 	w->copy_min = d && *d ? atol(d) : COPY_MIN;
+	/* How long a batch of final frames waits for more input (docs/pg-write.md). */
+	d = getenv("PL_PGW_BACKLOG_WAIT_MS");
+	w->backlog_wait = d && *d ? atoi(d) : BACKLOG_WAIT_MS;
 
 	/*
 	 * Every statement of pg-write reaches its rows through a key or an
@@ -488,7 +492,11 @@ int pgw_run(struct pgw *w, int fd, int stop_fd, volatile sig_atomic_t *stop)
 				}
 				if (!w->nfr && w->on_idle)
 					w->on_idle(w->obs_ctx);
-				int wr = pgw_wait_input(fd, stop_fd, stop, w->nfr ? 0 : -1);
+				/* A backlog (the last frame's block is final) waits a moment for
+				 * more frames: fewer, larger transactions; live frames commit now. */
+				int tmo = !w->nfr ? -1 : w->fr[w->nfr - 1].final ? w->backlog_wait
+										 : 0;
+				int wr = pgw_wait_input(fd, stop_fd, stop, tmo);
 				if (wr == 2) {
 					ev = EV_STOP;
 					break;
