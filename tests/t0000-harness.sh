@@ -53,7 +53,7 @@ printf '%s\n' body1 body2 body3 body4 end-of-script top-level >"$TEST_DIR/nested
 for sh in sh bash; do
 	test_expect_success "$sh: body cleanups run per test, top-level ones at exit" '
 		cd nested && rm -f log log.dir &&
-		{ LIB=$SRC/tests/lib.sh OUT=$PWD/log TMPDIR=$PWD/tmp '$sh' t.sh >out; rc=$?; } &&
+		{ LIB=$SRC/tests/lib.sh OUT=$PWD/log TMPDIR=$PWD/tmp '$sh' t.sh >out 2>&1; rc=$?; } &&
 		test $rc = 1 &&
 		grep "^ok\|^not ok\|^1\.\." out >tap && test_cmp expect-tap tap &&
 		grep -q "^#   test_when_finished: a cleanup of this test failed" out &&
