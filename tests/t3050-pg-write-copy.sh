@@ -114,7 +114,7 @@ test_expect_success 'a value the server refuses in the COPY: the batch is split,
 test_expect_success 'final frames on a pipe that stays open: committed and acked without more input' '
 	setup_db &&
 	rm -f in && mkfifo in &&
-	{ pg-write --no-work-table <in >acks2 & } &&
+	{ PL_PGW_BACKLOG_WAIT_MS=20 pg-write --no-work-table <in >acks2 & } &&
 	exec 7>in &&
 	sed "s/\"type\":\"StartBlock\",/\"type\":\"StartBlock\",\"final\":true,/" "$DATA/pg-write-frames.ndjson" >final &&
 	grep -q "\"final\":true" final &&

@@ -34,7 +34,7 @@
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
 #define QUARANTINE_MAX ((size_t)1 << 20) /* pl_quarantine.frame is truncated to 1 MB */
 #define COPY_MIN 64L			 /* default PL_PGW_COPY_MIN (BENCH.md) */
-#define BACKLOG_WAIT_MS 20		 /* default PL_PGW_BACKLOG_WAIT_MS */
+#define BACKLOG_WAIT_MS 0		 /* default PL_PGW_BACKLOG_WAIT_MS: off (docs/pg-write.md) */
 
 enum { TX_OK,
 	TX_FAIL,
@@ -74,6 +74,8 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	/* How long a batch of final frames waits for more input (docs/pg-write.md). */
 	d = getenv("PL_PGW_BACKLOG_WAIT_MS");
 	w->backlog_wait = d && *d ? atoi(d) : BACKLOG_WAIT_MS;
+	if (w->backlog_wait < 0 || w->backlog_wait > 1000)
+		w->backlog_wait = w->backlog_wait < 0 ? 0 : 1000; /* never an endless poll */
 
 	/*
 	 * Every statement of pg-write reaches its rows through a key or an
