@@ -55,6 +55,8 @@ test_expect_success 'every non-literal SQL text handed to libpq is a reviewed on
 	common/pg/pglisten.c	PQprepare	stmts[i].sql
 	common/pg/pgresume.c	PQexecParams	sql
 	common/pg/pgsnap.c	PQexecParams	sql
+	common/pg/pgw_stmt.c	PQexecParams	m->s_copy.buf
+	common/pg/pgw_stmt.c	PQexecParams	m->s_create.buf
 	common/pg/pgw_stmt.c	PQprepare	s->buf
 	common/pg/pgw_stmt.c	PQsendQueryParams	sql
 	common/pg/pgwrite.c	PQprepare	sql

@@ -109,6 +109,12 @@ struct frame {
 struct pgw_mt {
 	int multi;
 	unsigned *arrtyp;
+	/* COPY staging (large batches): a temporary table ON COMMIT DELETE ROWS,
+	 * created the first time it is needed; 2 while its creation is not
+	 * committed (a rollback drops it again). */
+	int stage;
+	int nput; /* rows whose last line is a put, counted at the flush */
+	struct sb s_create, s_copy, s_merge;
 };
 
 /* One row touched by the transaction: its last line (frame fi, line li). */
@@ -173,7 +179,10 @@ struct pgw {
 	int acarr;
 	struct sb wt_ids, wt_seqs; /* work items to mark: bigint[] literals */
 	int wt_n, wt_fi;
-	int readahead; /* read input while waiting for the server (pgw_run) */
+	int readahead;	   /* read input while waiting for the server (pgw_run) */
+	int backlog_wait;  /* ms a batch of final frames waits for more input */
+	long copy_min;	   /* COPY-stage a table's puts from this many rows on (0: never) */
+	struct sb copybuf; /* COPY data being sent */
 	long commits, die_after;
 	int reject_kind; /* enum fr_reject_kind of the reason */
 	int stale;	 /* the failed frame builds on another checkpoint: restart, do not quarantine */
@@ -216,6 +225,8 @@ void pgw_coal_reset(struct pgw *w);
  * over unnest(arrays).  frame: the frame to blame on an error, or -1 (K_COAL). */
 void pgw_coal_flush(struct pgw *w, int frame);
 void pgw_coal_free(struct pgw *w);
+/* The transaction ended (committed or not): staging tables created in it stay or are gone. */
+void pgw_stage_end(struct pgw *w, int committed);
 /* Read available input without waiting (read-ahead between frames). */
 void pgw_readahead_poll(struct pgw *w);
 /* Prune the journal up to the transaction's highest `finalized`, if that can delete anything. */

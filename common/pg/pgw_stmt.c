@@ -48,7 +48,7 @@ static struct pgw_mt *table_mt(struct pgw *w, int id)
  * types have no array type (or a delimiter other than ',') keeps the
  * per-row statements.
  */
-static void prepare_multi(struct pgw *w, struct cat_table *t, struct sb *mput)
+static void prepare_multi(struct pgw *w, struct cat_table *t, struct sb *mput, const char *conflict)
 {
 	struct pgw_mt *m = table_mt(w, t->id);
 	m->multi = 0;
@@ -103,6 +103,36 @@ static void prepare_multi(struct pgw *w, struct cat_table *t, struct sb *mput)
 	}
 	free(kt);
 	m->multi = 1;
+	/*
+	 * COPY staging of large batches (pgw_coal_flush): a temporary table
+	 * like t (columns and NOT NULL only), ON COMMIT DELETE ROWS, COPYed into
+	 * and merged by the put's own ON CONFLICT clause.  Not prepared: the
+	 * table only exists once a batch needs it (and again after a rollback).
+	 */
+	char sname[64];
+	snprintf(sname, sizeof sname, "pgw_stage_%d", t->id);
+	sb_reset(&m->s_create);
+	sb_adds(&m->s_create, "CREATE TEMPORARY TABLE ");
+	cat_add_ident(&m->s_create, w->conn, sname);
+	sb_adds(&m->s_create, " (LIKE ");
+	sb_adds(&m->s_create, t->qname);
+	sb_adds(&m->s_create, ") ON COMMIT DELETE ROWS");
+	sb_reset(&m->s_copy);
+	sb_adds(&m->s_copy, "COPY pg_temp.");
+	cat_add_ident(&m->s_copy, w->conn, sname);
+	sb_adds(&m->s_copy, " (");
+	cat_add_collist(&m->s_copy, w->conn, t);
+	sb_adds(&m->s_copy, ") FROM STDIN");
+	sb_reset(&m->s_merge);
+	sb_adds(&m->s_merge, "INSERT INTO ");
+	sb_adds(&m->s_merge, t->qname);
+	sb_adds(&m->s_merge, " (");
+	cat_add_collist(&m->s_merge, w->conn, t);
+	sb_adds(&m->s_merge, ") SELECT ");
+	cat_add_collist(&m->s_merge, w->conn, t);
+	sb_adds(&m->s_merge, " FROM pg_temp.");
+	cat_add_ident(&m->s_merge, w->conn, sname);
+	sb_adds(&m->s_merge, conflict + 1); /* without the ')' that closes unnest( */
 }
 
 /* Prepare put/del/select of a freshly loaded table; -1 (table rejected) on a server error. */
@@ -163,6 +193,7 @@ static int table_prepare(struct pgw *w, struct cat_table *t)
 	sb_adds(&mput, ") SELECT * FROM unnest(");
 	for (int i = 0; i < t->ncols; i++)
 		sb_addf(&mput, "%s$%d", i ? "," : "", i + 1);
+	size_t conflict = mput.len;
 	sb_add(&mput, s->buf + values_end, s->len - values_end);
 	const char *const what[3] = {"put", "del", "sel"};
 	struct sb where = SB_INIT;
@@ -199,7 +230,9 @@ static int table_prepare(struct pgw *w, struct cat_table *t)
 		PQclear(r);
 	}
 	sb_free(&where);
-	prepare_multi(w, t, &mput);
+	char *conf = xstrdup(mput.buf + conflict);
+	prepare_multi(w, t, &mput, conf);
+	free(conf);
 	sb_free(&mput);
 	return 0;
 }
@@ -747,8 +780,36 @@ static void coal_add(struct pgw *w, const struct cat_table *t, int fi, int li, i
 	w->cb[j] = ++w->nce;
 }
 
-/* Send the rows of table t whose last line is a put (put) or a del. */
-static void coal_send(struct pgw *w, const struct cat_table *t, int put, int frame, int kind)
+/* Append one value to COPY text data: NULL as \N, the text escaped. */
+static void copy_value(struct sb *b, const char *v)
+{
+	if (!v) {
+		sb_add(b, "\\N", 2);
+		return;
+	}
+	size_t n = strlen(v);
+	sb_grow(b, n + 8);
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+			sb_addc(b, '\\');
+			c = c == '\t' ? 't' : c == '\n' ? 'n'
+				      : c == '\r'	? 'r'
+							: c;
+		}
+		sb_addc(b, c);
+	}
+}
+
+#define COPY_CHUNK ((size_t)1 << 20) /* COPY data sent in pieces of about this size */
+
+/*
+ * The rows of table t whose last line is a put (put) or a del: as one
+ * text[] literal per column in w->carr (copy 0), or as COPY text rows sent
+ * to the server (copy 1: a COPY FROM STDIN is in progress).  Returns the
+ * number of rows.
+ */
+static int coal_rows(struct pgw *w, const struct cat_table *t, int put, int copy)
 {
 	struct js *js = &w->js;
 	int na = put ? t->ncols : t->npk, cnt = 0;
@@ -760,6 +821,7 @@ static void coal_send(struct pgw *w, const struct cat_table *t, int put, int fra
 	}
 	for (int i = 0; i < na; i++)
 		sb_reset(&w->carr[i]);
+	sb_reset(&w->copybuf);
 	for (int i = 0; i < w->nce; i++) {
 		const struct coal_ent *e = &w->ce[i];
 		if (e->tab != t->id || e->put != put)
@@ -773,14 +835,35 @@ static void coal_send(struct pgw *w, const struct cat_table *t, int put, int fra
 			die_code(EXIT_SOFTWARE, "unable to rebuild a checked row: %s", w->reason.buf);
 		for (int c = 0; c < na; c++) {
 			size_t off = w->pb.off[c];
-			if (off == (size_t)-1)
-				ja_elem(&w->carr[c], NULL, 0);
-			else
-				ja_elem(&w->carr[c], w->pb.b.buf + off, strlen(w->pb.b.buf + off));
+			const char *v = off == (size_t)-1 ? NULL : w->pb.b.buf + off;
+			if (copy) {
+				if (c)
+					sb_addc(&w->copybuf, '\t');
+				copy_value(&w->copybuf, v);
+			} else {
+				ja_elem(&w->carr[c], v, v ? strlen(v) : 0);
+			}
+		}
+		if (copy) {
+			sb_addc(&w->copybuf, '\n');
+			if (w->copybuf.len >= COPY_CHUNK) {
+				if (PQputCopyData(w->conn, w->copybuf.buf, (int)w->copybuf.len) != 1)
+					pgw_conn_die(w, "send COPY data");
+				sb_reset(&w->copybuf);
+			}
 		}
 		cnt++;
 	}
-	if (!cnt)
+	if (copy && w->copybuf.len && PQputCopyData(w->conn, w->copybuf.buf, (int)w->copybuf.len) != 1)
+		pgw_conn_die(w, "send COPY data");
+	return cnt;
+}
+
+/* Send the rows of table t whose last line is a put (put) or a del. */
+static void coal_send(struct pgw *w, const struct cat_table *t, int put, int frame, int kind)
+{
+	int na = put ? t->ncols : t->npk;
+	if (!coal_rows(w, t, put, 0))
 		return;
 	char name[64];
 	pb_reset(&w->pb);
@@ -790,6 +873,60 @@ static void coal_send(struct pgw *w, const struct cat_table *t, int put, int fra
 	}
 	snprintf(name, sizeof name, "pgw_m%s_%d", put ? "put" : "del", t->id);
 	send_prep(w, name, frame, kind, -1);
+}
+
+/* A statement outside pipeline mode failed: the batch is to blame (K_COAL). */
+static int stage_failed(struct pgw *w, PGresult *r, const char *what)
+{
+	if (pgc_conn_lost(w->conn, r))
+		pgc_die(w->conn, r, EXIT_TEMPFAIL, what);
+	if (!w->failed) {
+		w->failed = 1;
+		w->fail_frame = -1;
+		w->fail_kind = K_COAL;
+		set_reason_from(w, r);
+	}
+	PQclear(r);
+	while ((r = PQgetResult(w->conn)) != NULL)
+		PQclear(r);
+	return -1;
+}
+
+/* COPY the puts of table t into its staging table (not in pipeline mode). */
+static int stage_copy(struct pgw *w, const struct cat_table *t)
+{
+	struct pgw_mt *m = &w->mt[t->id];
+	PGresult *r;
+	if (!m->stage) {
+		r = PQexecParams(w->conn, m->s_create.buf, 0, NULL, NULL, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return stage_failed(w, r, "create a staging table");
+		PQclear(r);
+		m->stage = 2;
+	}
+	r = PQexecParams(w->conn, m->s_copy.buf, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		return stage_failed(w, r, "COPY into a staging table");
+	PQclear(r);
+	coal_rows(w, t, 1, 1);
+	if (PQputCopyEnd(w->conn, NULL) != 1)
+		pgw_conn_die(w, "end COPY data");
+	r = PQgetResult(w->conn);
+	if (!r)
+		pgw_conn_die(w, "read the result of a COPY");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return stage_failed(w, r, "COPY into a staging table");
+	PQclear(r);
+	while ((r = PQgetResult(w->conn)) != NULL)
+		PQclear(r);
+	return 0;
+}
+
+void pgw_stage_end(struct pgw *w, int committed)
+{
+	for (int i = 0; i < w->amt; i++)
+		if (w->mt[i].stage == 2)
+			w->mt[i].stage = committed ? 1 : 0;
 }
 
 /* Mark the transaction's work items done (coalescing): one statement. */
@@ -813,24 +950,85 @@ static void coal_work(struct pgw *w, int frame, int kind)
 	send_prep(w, w->wt_n == 1 ? "pgw_wt" : "pgw_wtm", frame, kind, -1);
 }
 
+/*
+ * In a transaction of several frames, a table with at least copy_min rows
+ * to put goes through COPY: the frames' statements are synced, the rows
+ * COPYed (text format) into the table's staging table, and the put becomes
+ * one INSERT ... SELECT FROM the staging table with the same ON CONFLICT
+ * clause -- same rows, same order, same triggers, one final image per row.
+ * COPY is not allowed in pipeline mode: it runs between two segments.
+ */
+static int coal_stage(struct pgw *w, int frame)
+{
+	int any = 0;
+	for (int i = 0; i < w->ntabs; i++) {
+		const struct cat_table *t = w->tabs[i];
+		if (coal_on(w, t))
+			w->mt[t->id].nput = 0;
+	}
+	if (frame >= 0 || w->copy_min <= 0)
+		return 0;
+	for (int i = 0; i < w->nce; i++)
+		if (w->ce[i].put)
+			w->mt[w->ce[i].tab].nput++;
+	for (int i = 0; i < w->ntabs; i++) {
+		const struct cat_table *t = w->tabs[i];
+		if (coal_on(w, t) && w->mt[t->id].nput >= w->copy_min)
+			any = 1;
+		else if (coal_on(w, t))
+			w->mt[t->id].nput = 0;
+	}
+	if (!any)
+		return 0;
+	pgw_segment_end(w);
+	if (w->failed)
+		return 0;
+	if (!PQexitPipelineMode(w->conn))
+		pgw_conn_die(w, "leave pipeline mode");
+	for (int i = 0; i < w->ntabs && !w->failed; i++) {
+		const struct cat_table *t = w->tabs[i];
+		if (coal_on(w, t) && w->mt[t->id].nput)
+			stage_copy(w, t);
+	}
+	if (!PQenterPipelineMode(w->conn))
+		pgw_conn_die(w, "enter pipeline mode");
+	return !w->failed;
+}
+
 void pgw_coal_flush(struct pgw *w, int frame)
 {
 	int kind = frame >= 0 ? K_CMD : K_COAL;
+	int staged = coal_stage(w, frame);
+	if (w->failed) {
+		pgw_coal_reset(w);
+		return;
+	}
 	coal_work(w, frame, kind);
 	/* Deletes first: a key is in one of the two sets only, but a unique
 	 * constraint besides the key could see an old row and a new one. */
 	for (int put = 0; put < 2 && !w->failed; put++)
-		for (int i = 0; i < w->ntabs && !w->failed; i++)
-			if (coal_on(w, w->tabs[i]))
-				coal_send(w, w->tabs[i], put, frame, kind);
+		for (int i = 0; i < w->ntabs && !w->failed; i++) {
+			const struct cat_table *t = w->tabs[i];
+			if (!coal_on(w, t))
+				continue;
+			if (put && staged && w->mt[t->id].nput)
+				pgw_send_plain(w, w->mt[t->id].s_merge.buf, frame, kind);
+			else
+				coal_send(w, t, put, frame, kind);
+		}
 	pgw_coal_reset(w);
 }
 
 void pgw_coal_free(struct pgw *w)
 {
-	for (int i = 0; i < w->amt; i++)
+	for (int i = 0; i < w->amt; i++) {
 		free(w->mt[i].arrtyp);
+		sb_free(&w->mt[i].s_create);
+		sb_free(&w->mt[i].s_copy);
+		sb_free(&w->mt[i].s_merge);
+	}
 	free(w->mt);
+	sb_free(&w->copybuf);
 	free(w->ce);
 	free(w->cb);
 	sb_free(&w->ckeys);

@@ -33,6 +33,8 @@
 #define MAX_LINE FR_MAX_LINE		 /* docs/formats.md: lines are at most 16 MiB */
 #define BATCH_BYTES ((size_t)32 << 20)	 /* close a catch-up batch at this much frame text */
 #define QUARANTINE_MAX ((size_t)1 << 20) /* pl_quarantine.frame is truncated to 1 MB */
+#define COPY_MIN 64L			 /* default PL_PGW_COPY_MIN (BENCH.md) */
+#define BACKLOG_WAIT_MS 0		 /* default PL_PGW_BACKLOG_WAIT_MS: off (docs/pg-write.md) */
 
 enum { TX_OK,
 	TX_FAIL,
@@ -66,6 +68,14 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	w->min_new_block = INT64_MAX;
 	const char *d = getenv("PL_TEST_DIE_AFTER");
 	w->die_after = d ? atol(d) : 0;
+	/* COPY staging from this many rows of a table in a batch (docs/pg-write.md). */
+	d = getenv("PL_PGW_COPY_MIN");
+	w->copy_min = d && *d ? atol(d) : COPY_MIN;
+	/* How long a batch of final frames waits for more input (docs/pg-write.md). */
+	d = getenv("PL_PGW_BACKLOG_WAIT_MS");
+	w->backlog_wait = d && *d ? atoi(d) : BACKLOG_WAIT_MS;
+	if (w->backlog_wait < 0 || w->backlog_wait > 1000)
+		w->backlog_wait = w->backlog_wait < 0 ? 0 : 1000; /* never an endless poll */
 
 	/*
 	 * Every statement of pg-write reaches its rows through a key or an
@@ -76,6 +86,14 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	 * in a live run on a fresh database instead of 0.1 ms (BENCH.md).
 	 */
 	pgc_exec_or_die(conn, "SET enable_seqscan = off", PGRES_COMMAND_OK, "set the session's planner options");
+	/*
+	 * No JIT: with enable_seqscan off, a scan of a staging table costs 1e10
+	 * and crosses jit_above_cost, and compiling the merge took 0.3 s per
+	 * statement, more than executing it (BENCH.md).
+	 */
+	pgc_exec_or_die(conn, "SET jit = off", PGRES_COMMAND_OK, "set the session's planner options");
+	/* The COPY staging tables of a batch (up to 32 MiB of frames) stay in memory. */
+	pgc_exec_or_die(conn, "SET temp_buffers = '64MB'", PGRES_COMMAND_OK, "set the session's temp_buffers");
 	/* Every bookkeeping statement is keyed by the pipeline: its last parameter (pgw_send_book). */
 	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1 FOR UPDATE", 1,
 		EXIT_CONFIG);
@@ -312,6 +330,7 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		sb_add(&w->reason, local_reason.buf, local_reason.len);
 	}
 	sb_free(&local_reason);
+	pgw_stage_end(w, !w->failed);
 	if (!w->failed)
 		return TX_OK;
 	/* What the journal holds is unknown after a rollback: prune again next time. */
@@ -475,7 +494,11 @@ int pgw_run(struct pgw *w, int fd, int stop_fd, volatile sig_atomic_t *stop)
 				}
 				if (!w->nfr && w->on_idle)
 					w->on_idle(w->obs_ctx);
-				int wr = pgw_wait_input(fd, stop_fd, stop, w->nfr ? 0 : -1);
+				/* A backlog (the last frame's block is final) waits a moment for
+				 * more frames: fewer, larger transactions; live frames commit now. */
+				int tmo = !w->nfr ? -1 : w->fr[w->nfr - 1].final ? w->backlog_wait
+										 : 0;
+				int wr = pgw_wait_input(fd, stop_fd, stop, tmo);
 				if (wr == 2) {
 					ev = EV_STOP;
 					break;
