@@ -197,7 +197,7 @@ format-check:
 # scripts resolve their own symlink, so PREFIX/share/pitchlake is laid out
 # like the checkout (bin -> ../../bin, scripts/, sql/) and they find their
 # siblings from either.  install-files installs what is built, building
-# nothing (tests/t4900 installs from the build under test, B=...).
+# nothing (tests/t4950-install installs from the build under test, B=...).
 INSTALL_SCRIPTS := run-pipeline pl-stage pl-migrate pl-verify pl-skip demo demo-offline
 # (+ pl-log.sh, sourced by run-pipeline; erc8004-fetch.jq, the erc8004 FETCH stage)
 INSTALL_LIBS := version pl-pipeline.sh pl-conninfo.sh pg-tmp.sh pl-log.sh erc8004-fetch.jq

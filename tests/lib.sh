@@ -16,7 +16,7 @@ BIN=${BIN:-$SRC/bin}
 DATA=$SRC/tests/data
 export PATH="$BIN:$SRC/scripts:$PATH"
 # No test uses the default HTTP port 6060 (other servers may hold it) or shows
-# progress unless it asks for them (t4800 does: --http-port any, --progress).
+# progress unless it asks for them (t4830-status does: --http-port any, --progress).
 export PL_HTTP_PORT=0 PL_PROGRESS=none
 unset PL_LOG_FORMAT PL_LOG_LEVEL
 TEST_NAME=$(basename "$0" .sh)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t1600-rules-apply -- the erc8004 rules domain as a filter, on hand-written
+# t7000-rules-apply -- the erc8004 rules domain as a filter, on hand-written
 # frames (docs/erc8004.md): the EMA in fixed point (floor), the tumbling
 # rate-limit window, job ranks by priority, an exact revert of a block's
 # jobs and trigger state, a rule change between blocks, and refusals.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4900-install -- make install into a temporary PREFIX (and with DESTDIR),
+# t4950-install -- make install into a temporary PREFIX (and with DESTDIR),
 # then the pipeline runs from the installed copy alone: pl-migrate finds the
 # installed sql/, run-pipeline its stages and pipelines/, on a throwaway
 # cluster, with the checkout out of PATH; the man pages are installed.

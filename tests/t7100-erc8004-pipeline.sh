@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4800-erc8004-pipeline -- the ERC-8004 rules pipeline end to end on a real
+# t7100-erc8004-pipeline -- the ERC-8004 rules pipeline end to end on a real
 # PostgreSQL (docs/erc8004.md): erc8004-produce plays Ponder for two chains
 # (blocks, reorgs that invalidate rows, users' rule changes in between);
 # pg-listen | jq | rules-apply | pg-write under run-pipeline turns them into

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4820-erc8004-bad-input -- bad input of the erc8004 pipeline
+# t7300-erc8004-bad-input -- bad input of the erc8004 pipeline
 # (docs/erc8004.md): an event row the rules cannot read is quarantined with
 # its work item and stops the pipeline (fail closed), nothing of it
 # committed; under --skip-bad-events it is recorded in skipped_events and

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4800-status -- pl-status under the supervisor, asked with a real HTTP
+# t4830-status -- pl-status under the supervisor, asked with a real HTTP
 # client (curl) on a free port: /health, /ready, /status and /metrics of a
 # running pipeline, a stalled stage (SIGSTOP) and a stage that is gone, the
 # Prometheus text format, the progress display (log lines when stderr is not

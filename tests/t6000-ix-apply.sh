@@ -1,5 +1,5 @@
 #!/bin/bash
-# t1600-ix-apply -- the Intuition domain offline: golden deltas of a small
+# t6000-ix-apply -- the Intuition domain offline: golden deltas of a small
 # hand-written frame file; ix-sim's messages, framed by redis-read --replay
 # and applied by ix-apply, give exactly the state of ix-sim's independent
 # model (every row of vault, term, position, triple_vault, triple_term,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4800-secrets -- a password, whichever of libpq's usual ways it comes by
+# t4820-secrets -- a password, whichever of libpq's usual ways it comes by
 # (PGPASSWORD, a conninfo's password=, a .pgpass file), never shows in the
 # arguments of any process (ps, sampled while the pipeline runs), nor in
 # any program's or script's output, log or run directory; a wrong one is

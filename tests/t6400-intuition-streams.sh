@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4960-intuition-streams -- one Intuition pipeline on three Redis streams
+# t6400-intuition-streams -- one Intuition pipeline on three Redis streams
 # (real Redis, real PostgreSQL): the original's per-event streams (terms,
 # positions, the rest with the reorgs), merged by redis-read in id order,
 # each stream acknowledged by redis-ack by the frame's (seq, driver_id); a

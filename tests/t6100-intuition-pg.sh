@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4800-intuition-pg -- the Intuition tables in PostgreSQL: ix-apply's
+# t6100-intuition-pg -- the Intuition tables in PostgreSQL: ix-apply's
 # deltas written by pg-write under pipeline 'intuition' (no work table:
 # sql/010), one transaction per stream message.  The database equals
 # ix-apply's own snapshot and ix-sim's model, value by value; event rows

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4830-status-search-path -- pl-status of a pipeline whose tables live in
+# t7400-status-search-path -- pl-status of a pipeline whose tables live in
 # their own schema (pl_pipeline.search_path, sql/040; the erc8004 pipeline:
 # work table erc8004.work_items, named unqualified): it sets the pipeline's
 # search_path as the stages do, so the waiting items are counted and the

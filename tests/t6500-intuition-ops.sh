@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4970-intuition-ops -- operations of a pipeline without a work table (the
+# t6500-intuition-ops -- operations of a pipeline without a work table (the
 # Intuition pipeline on real Redis and PostgreSQL, two streams): the
 # Procfile under foreman (pl-stage runs its SOURCE and ACK stages); pl-verify
 # replays its history from the streams (redis-read --history), finds a

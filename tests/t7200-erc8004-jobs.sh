@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4810-erc8004-jobs -- the consumers of the erc8004 job queue on real
+# t7200-erc8004-jobs -- the consumers of the erc8004 job queue on real
 # servers (docs/erc8004.md): job-relay moves jobs to a throwaway redis-server
 # (the seed's list action_jobs and body, idempotent by job id across crashes,
 # jobs of reverted blocks taken back out), action-run executes the rest

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4950-intuition-poison -- bad input on the Intuition pipeline (real Redis,
+# t6300-intuition-poison -- bad input on the Intuition pipeline (real Redis,
 # real PostgreSQL): a message that does not parse and one that breaks an
 # invariant (a redeem below zero shares) each stop the pipeline (exit 65)
 # naming the stream and message id, leave a pl_quarantine row, are never

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t4900-intuition-redis -- the Intuition pipeline end to end on a real Redis
+# t6200-intuition-redis -- the Intuition pipeline end to end on a real Redis
 # (AOF, appendfsync always) and a real PostgreSQL, both started here on Unix
 # sockets: redis-read | ix-apply | pg-write | redis-ack under run-pipeline
 # (scripts/pipelines/intuition.conf).  A backlog then live messages (with
