@@ -14,61 +14,12 @@ command -v anvil >/dev/null || skip_all "no anvil (run scripts/setup)"
 SV_LIB=$SRC/tests/stakevault/chain.sh
 . "$SV_LIB"
 . "$SRC/tests/stakevault/model.sh"
+. "$SRC/tests/stakevault/pipeline.sh"
 
 pg_start
 CHAIN=$TEST_DIR/chain
 test_when_finished "sv_anvil_stop $CHAIN"
 test_when_finished "pl_unsupervise sv"
-
-# sv_wait_block N: until system_state says block N is applied (120 s at most).
-sv_wait_block() {
-	local i=0 v
-	while [ $i -lt 1200 ]; do
-		v=$(pg_sql -c "SELECT value FROM system_state WHERE key = 'last_processed_block_stake_vault'" 2>/dev/null)
-		[ -n "$v" ] && [ "$v" -ge "$1" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "timed out waiting for block $1 (at '$v')"
-	tail -n 20 "$TEST_DIR/sv.log"
-	return 1
-}
-# The pipeline has caught up with head - confirmations (2) and its newest
-# block is the chain's (after a reorg the number alone says nothing).
-sv_wait_synced() {
-	local i=0 n h want
-	while [ $i -lt 1200 ]; do
-		n=$(($(sv_head) - 2))
-		want=$(sv_rpc eth_getBlockByNumber "[\"0x$(printf %x $n)\",false]" | jq -r .hash)
-		h=$(pg_sql -c "SELECT '0x' || lpad(substr(block_hash, 3), 64, '0') FROM sv_cursor WHERE block_number = $n" 2>/dev/null)
-		[ "$h" = "$want" ] && { SYNCED=$n; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "timed out waiting for block $n ($want); the cursor: $(pg_sql -c 'SELECT block_number, block_hash FROM sv_cursor')"
-	tail -n 20 "$TEST_DIR/sv.log"
-	return 1
-}
-# The database equals the model of the chain's logs up to the block
-# sv_wait_synced saw applied; the model equals the vault (whose getStake()
-# is the newest state: so check after mining past the last transaction).
-sv_check() {
-	mkdir -p "$TEST_DIR/model" "$TEST_DIR/db" &&
-	sv_model_logs "$TEST_DIR/logs.tsv" "${SYNCED:?sv_wait_synced first}" &&
-	sv_model "$TEST_DIR/registered" "$TEST_DIR/logs.tsv" "$TEST_DIR/model" &&
-	sv_db_rows "$TEST_DIR/db" &&
-	for f in developers stakes dead_letters mail_jobs; do
-		test_cmp "$TEST_DIR/model/$f" "$TEST_DIR/db/$f" || return 1
-	done &&
-	for a in $ACCOUNTS; do
-		want=$(awk -F'|' -v w="$a" '$1 == w { print $2 }' "$TEST_DIR/model/stakes")
-		got=$(sv_get_stake "$a")
-		[ "${want:-0}" = "$got" ] || { echo "model says $a has ${want:-0}, the vault says $got"; return 1; }
-	done
-}
-sv_pid_of() { # STAGE: its pid in the supervisor's current formation
-	awk -v n="$1" '$3 == n { p = $1 } END { print p }' "$TEST_DIR/run-sv/stages.pid"
-}
 
 test_expect_success 'setup: schema, anvil, the contracts, registered developers' '
 	pl-migrate >/dev/null &&

@@ -15,44 +15,13 @@ command -v anvil >/dev/null || skip_all "no anvil (run scripts/setup)"
 SV_LIB=$SRC/tests/stakevault/chain.sh
 . "$SV_LIB"
 . "$SRC/tests/stakevault/model.sh"
+. "$SRC/tests/stakevault/pipeline.sh"
 
 pg_start
 CHAIN=$TEST_DIR/chain
 test_when_finished "sv_anvil_stop $CHAIN"
 test_when_finished "pl_unsupervise sv"
 
-# sv_wait_synced: the pipeline has caught up with head - 2 and its newest
-# block is the chain's (a number alone says nothing after a rewind).
-sv_wait_synced() {
-	local i=0 n h want
-	while [ $i -lt 1200 ]; do
-		n=$(($(sv_head) - 2))
-		want=$(sv_rpc eth_getBlockByNumber "[\"0x$(printf %x $n)\",false]" | jq -r .hash)
-		h=$(pg_sql -c "SELECT '0x' || lpad(substr(block_hash, 3), 64, '0') FROM sv_cursor WHERE block_number = $n" 2>/dev/null)
-		[ "$h" = "$want" ] && { SYNCED=$n; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "timed out waiting for block $n ($want); the cursor: $(pg_sql -c 'SELECT block_number, block_hash FROM sv_cursor')"
-	tail -n 20 "$TEST_DIR/sv.log"
-	return 1
-}
-# The database equals the model of the chain's logs up to SYNCED, and the
-# model equals the vault.
-sv_check() {
-	mkdir -p "$TEST_DIR/model" "$TEST_DIR/db" &&
-	sv_model_logs "$TEST_DIR/logs.tsv" "${SYNCED:?sv_wait_synced first}" &&
-	sv_model "$TEST_DIR/registered" "$TEST_DIR/logs.tsv" "$TEST_DIR/model" &&
-	sv_db_rows "$TEST_DIR/db" &&
-	for f in developers stakes dead_letters mail_jobs; do
-		test_cmp "$TEST_DIR/model/$f" "$TEST_DIR/db/$f" || return 1
-	done &&
-	for a in $ACCOUNTS; do
-		want=$(awk -F'|' -v w="$a" '$1 == w { print $2 }' "$TEST_DIR/model/stakes")
-		got=$(sv_get_stake "$a")
-		[ "${want:-0}" = "$got" ] || { echo "model says $a has ${want:-0}, the vault says $got"; return 1; }
-	done
-}
 # sv_dump: the node stopped cleanly (it writes its --state dump) and started
 # again from it: "the last dump" is of the head now.
 sv_dump() {
