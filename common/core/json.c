@@ -788,8 +788,23 @@ void sb_add_utf8_safe(struct sb *sb, const char *s, size_t n)
 void sb_add_jraw(struct sb *sb, const struct js *js, int tok)
 {
 	const struct js_tok *t = &js->t[tok];
-	if (t->type == JS_STR)
+	if (t->type == JS_STR) {
 		sb_add(sb, js->src + t->off - 1, t->len + 2);
-	else
-		sb_add(sb, js->src + t->off, t->len);
+		return;
+	}
+	/* A container's text may hold line breaks as whitespace between its
+	 * tokens (never inside a string: js_parse refuses raw control
+	 * characters there); they become spaces, so the copy stays on one
+	 * NDJSON line (fuzz-rdx found a pretty-printed event_data element
+	 * splitting a frame line). */
+	const char *p = js->src + t->off, *end = p + t->len;
+	while (p < end) {
+		const char *q = p;
+		while (q < end && *q != '\n' && *q != '\r')
+			q++;
+		sb_add(sb, p, (size_t)(q - p));
+		if (q < end)
+			sb_add(sb, " ", 1);
+		p = q + 1;
+	}
 }

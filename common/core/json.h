@@ -99,7 +99,8 @@ void sb_add_jstr(struct sb *sb, const char *s, size_t n);
  * is kept byte for byte.
  */
 void sb_add_utf8_safe(struct sb *sb, const char *s, size_t n);
-/* Append the raw text of a token (re-serialises containers verbatim). */
+/* Append the raw text of a token (containers verbatim, but line breaks between
+ * their tokens become spaces: the copy is one line). */
 void sb_add_jraw(struct sb *sb, const struct js *js, int tok);
 
 #endif
