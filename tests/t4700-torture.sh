@@ -167,6 +167,19 @@ caught_up() {
 	[ "$(pg_sql -c "SELECT (SELECT count(*) FROM driver_events WHERE NOT is_processed) = 0 AND
 		(SELECT max(seq) FROM pl_checkpoint WHERE pipeline = \$\$pitchlake\$\$) = (SELECT max(sequence_index) FROM driver_events)" 2>/dev/null)" = t ]
 }
+# what the pipeline is doing when it does not catch up: the supervisor's
+# last lines, the work items left, the checkpoint, this test's processes
+stuck() {
+	echo "# the supervisor's log (last 40 lines):"
+	tail -n 40 "$T/sup.log"
+	echo "# unprocessed work items, checkpoint:"
+	pg_sql -c "SELECT sequence_index, type, block_number, block_hash FROM driver_events WHERE NOT is_processed ORDER BY sequence_index LIMIT 10" 2>&1
+	pg_sql -c "SELECT pipeline, seq FROM pl_checkpoint" 2>&1
+	pg_sql -c "SELECT count(*) FROM pl_quarantine" 2>&1
+	echo "# this test's processes:"
+	ps -eo pid=,ppid=,stat=,args= | grep -F -e "$T" -e "$BIN/" | grep -v grep
+	return 1
+}
 verify() {
 	pl-verify --pipeline pitchlake "$@" >"$T/verify" 2>&1 || { cat "$T/verify"; return 1; }
 	grep -q "equals the replay" "$T/verify" && count verify 1
@@ -226,7 +239,7 @@ test_expect_success "$CYCLES faults in $SETS sets; pl-verify clean after each se
 		j=0 &&
 		while [ $j -lt $PER_SET ] && [ $i -lt $CYCLES ]; do pause && fault || exit 1; i=$((i + 1)) j=$((j + 1)); done &&
 		wait "$(cat "$T/prod.pid")" &&
-		wait_until 120 caught_up && verify_set $set || exit 1
+		{ wait_until 120 caught_up || stuck; } && verify_set $set || exit 1
 		[ $set -lt $SETS ] || break
 		between $set || exit 1
 		set=$((set + 1))
@@ -254,7 +267,7 @@ test_expect_success 'the same height reorged three times, each right after a res
 	awk -v s="$seq" "/\"op\":\"begin\"/ { s++; sub(/\"driver_id\":[0-9]*,\"seq\":[0-9]*/, \"\\\"driver_id\\\":\" s \",\\\"seq\\\":\" s) }
 		/\"op\":\"end\"/ { sub(/\"driver_id\":[0-9]*/, \"\\\"driver_id\\\":\" s) } { print }" tails >tails.renumbered &&
 	cat chain tails.renumbered >chain.all &&
-	wait_until 120 caught_up && verify
+	{ wait_until 120 caught_up || stuck; } && verify
 '
 
 test_expect_success 'pl-verify is clean; the state equals the offline replay; nothing quarantined' '

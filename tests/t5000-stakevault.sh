@@ -22,21 +22,9 @@ test_when_finished "sv_anvil_stop $CHAIN"
 test_when_finished "pl_unsupervise sv"
 
 test_expect_success 'setup: schema, anvil, the contracts, registered developers' '
-	pl-migrate >/dev/null &&
-	pg_sql -c "SELECT sv_register_pipeline()" >/dev/null &&
-	sv_anvil_start "$CHAIN" --state "$CHAIN/state.json" &&
-	sv_deploy 150000000 &&
-	sv_accounts | sed -n "2,11p" >"$TEST_DIR/accounts" &&
-	sed -n "1,7p" "$TEST_DIR/accounts" >"$TEST_DIR/registered" &&
-	while read -r a; do
-		pg_sql -c "INSERT INTO developers (wallet_address, email, skills) VALUES ('\''$a'\'', '\''$a@example.com'\'', '\''[]'\'')" || return 1
-	done <"$TEST_DIR/registered" &&
-	for a in $(cat "$TEST_DIR/accounts"); do sv_fund "$a" 100000000000 || return 1; done &&
-	echo "SV_RPC=$SV_RPC SV_VAULT=$SV_VAULT SV_PORT=$SV_PORT SV_TOKEN=$SV_TOKEN SV_OWNER=$SV_OWNER" >"$TEST_DIR/env"
+	sv_setup 10 7
 '
-. "$TEST_DIR/env" 2>/dev/null
-export SV_RPC SV_VAULT SV_PORT SV_TOKEN SV_OWNER
-ACCOUNTS=$(cat "$TEST_DIR/accounts" 2>/dev/null)
+sv_env
 set -- $ACCOUNTS
 A1=${1:-} A2=${2:-} A3=${3:-} A4=${4:-} A8=${8:-} A9=${9:-} A10=${10:-}
 

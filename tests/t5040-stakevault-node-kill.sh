@@ -39,22 +39,10 @@ sv_wait_retries() {
 }
 cursor() { pg_sql -c "SELECT value FROM system_state WHERE key = 'last_processed_block_stake_vault'"; }
 
-test_expect_success 'setup: schema, anvil with --state, the contracts, developers, a pipeline in sync' '
-	pl-migrate >/dev/null &&
-	pg_sql -c "SELECT sv_register_pipeline()" >/dev/null &&
-	sv_anvil_start "$CHAIN" --state "$CHAIN/state.json" &&
-	sv_deploy 150000000 &&
-	sv_accounts | sed -n "2,7p" >"$TEST_DIR/accounts" &&
-	sed -n "1,4p" "$TEST_DIR/accounts" >"$TEST_DIR/registered" &&
-	while read -r a; do
-		pg_sql -c "INSERT INTO developers (wallet_address, email, skills) VALUES ('\''$a'\'', '\''$a@example.com'\'', '\''[]'\'')" || return 1
-	done <"$TEST_DIR/registered" &&
-	for a in $(cat "$TEST_DIR/accounts"); do sv_fund "$a" 100000000000 || return 1; done &&
-	echo "SV_RPC=$SV_RPC SV_VAULT=$SV_VAULT SV_PORT=$SV_PORT SV_TOKEN=$SV_TOKEN SV_OWNER=$SV_OWNER" >"$TEST_DIR/env"
+test_expect_success 'setup: schema, anvil with --state, the contracts, registered developers' '
+	sv_setup 6 4
 '
-. "$TEST_DIR/env" 2>/dev/null
-export SV_RPC SV_VAULT SV_PORT SV_TOKEN SV_OWNER
-ACCOUNTS=$(cat "$TEST_DIR/accounts" 2>/dev/null)
+sv_env
 set -- $ACCOUNTS
 A1=${1:-} A2=${2:-} A3=${3:-} A4=${4:-} A5=${5:-} A6=${6:-}
 

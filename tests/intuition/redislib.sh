@@ -23,6 +23,8 @@ redis_start() {
 		--appendonly "$aof" --appendfsync always --save "" --daemonize no --logfile "$REDIS_DIR/redis.log" \
 		</dev/null >/dev/null 2>&1 &
 	echo $! >"$REDIS_DIR/pid"
+	# not a job of the test's shell: no "Killed" notice when redis_stop -9 kills it
+	disown $!
 	echo "$aof" >"$REDIS_DIR/aof"
 	[ -n "${_in_test_body:-}" ] || [ -n "${_redis_cleanup:-}" ] || { test_when_finished "redis_stop"; _redis_cleanup=1; }
 	local i=0

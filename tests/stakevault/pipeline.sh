@@ -8,6 +8,35 @@
 #   sv_check             the database equals the model of the logs up to SYNCED,
 #                        and the model equals the vault
 #   sv_pid_of STAGE      the stage's pid in the current formation
+#   sv_setup N R         the schema, anvil and the contracts, N funded accounts of
+#                        which the first R are registered developers
+#   sv_env               in the test script: the chain's variables sv_setup found
+
+# sv_setup N R: the schema and the StakeVault pipeline registered, anvil
+# started on $CHAIN (with --state), the contracts deployed; the node's accounts
+# 2..N+1 funded in $TEST_DIR/accounts, the first R of them registered
+# developers ($TEST_DIR/registered); the chain's variables in $TEST_DIR/env.
+sv_setup() {
+	pl-migrate >/dev/null &&
+		pg_sql -c "SELECT sv_register_pipeline()" >/dev/null &&
+		sv_anvil_start "$CHAIN" --state "$CHAIN/state.json" &&
+		sv_deploy 150000000 &&
+		sv_accounts | sed -n "2,$(($1 + 1))p" >"$TEST_DIR/accounts" &&
+		sed -n "1,$2p" "$TEST_DIR/accounts" >"$TEST_DIR/registered" || return 1
+	local a
+	while read -r a; do
+		pg_sql -c "INSERT INTO developers (wallet_address, email, skills) VALUES ('$a', '$a@example.com', '[]')" || return 1
+	done <"$TEST_DIR/registered"
+	for a in $(cat "$TEST_DIR/accounts"); do sv_fund "$a" 100000000000 || return 1; done
+	echo "SV_RPC=$SV_RPC SV_VAULT=$SV_VAULT SV_PORT=$SV_PORT SV_TOKEN=$SV_TOKEN SV_OWNER=$SV_OWNER" >"$TEST_DIR/env"
+}
+# sv_env: what sv_setup found, in the test script itself (each test's body
+# runs in a subshell): the chain's variables exported, $ACCOUNTS.
+sv_env() {
+	. "$TEST_DIR/env" 2>/dev/null
+	export SV_RPC SV_VAULT SV_PORT SV_TOKEN SV_OWNER
+	ACCOUNTS=$(cat "$TEST_DIR/accounts" 2>/dev/null)
+}
 
 # sv_wait_block N: until system_state says block N is applied (120 s at most).
 sv_wait_block() {
