@@ -42,6 +42,7 @@ start() {
 	echo $! >>"$TEST_DIR/supervisors"
 }
 # started NAME N: its log says "pipeline started" at least N times
+locked() { ! flock -n "$TEST_DIR/$1/supervisor.lock" true; }
 started() { [ "$(grep -c "pipeline started" "$TEST_DIR/$1.log" 2>/dev/null)" -ge "$2" ]; }
 # stage_pid NAME STAGE: the pid of a stage of NAME's formation (a child of its supervisor)
 stage_pid() { pgrep -P "$(cat "$TEST_DIR/$1.pid")" -x "$2"; }
@@ -122,6 +123,26 @@ test_expect_success 'a second supervisor on a directory whose supervisor is aliv
 	pg-produce --quiet <part3 &&
 	pg_wait_checkpoint $(last_seq part3) &&
 	test $(grep -c "pipeline started" a.log) -eq 2 &&
+	stop a
+'
+
+# A supervisor killed with SIGKILL while a child of it (a stage between fork
+# and exec) still had the lock's descriptor: the lock outlives it.
+test_expect_success 'the lock held by a process of a supervisor that is gone: the next one waits, then starts' '
+	sh -c "exit 0" & gone=$!
+	wait $gone && echo $gone >a/supervisor.pid || exit 1
+	# the holder: until the test says so (at most 300 s), output to /dev/null
+	flock "$TEST_DIR/a/supervisor.lock" sh -c "i=0; while [ ! -e \"$TEST_DIR/release\" ] && [ \$i -lt 3000 ]; do sleep 0.1; i=\$((i + 1)); done" \
+		</dev/null >/dev/null 2>&1 & holder=$!
+	echo $holder >orphans-holder
+	wait_until 30 locked a &&
+	start a &&
+	wait_until 60 grep -q "the supervisor of .*/a. (pid $gone) is gone, but a process it started still holds .*/a/supervisor.lock: waiting for it" a.log &&
+	! started a 3 &&
+	touch release &&
+	wait_until 60 started a 3 &&
+	dead $holder &&
+	pg_wait_checkpoint $(last_seq part3) &&
 	stop a
 '
 

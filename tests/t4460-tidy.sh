@@ -9,6 +9,12 @@
 pg_start
 export PL_TEST_NO_SLEEP=1
 
+# has_fifo DIR: the formation's apply.fifo is there (in DIR/fifo.PID.N/)
+has_fifo() {
+	local f
+	for f in "$1"/fifo.*/apply.fifo; do [ -p "$f" ] && return 0; done
+	return 1
+}
 only_lock() { # DIR: nothing but supervisor.lock in DIR
 	local left
 	left=$(ls -A "$1")
@@ -28,11 +34,11 @@ test_expect_success 'after --once: only the lock file is left' '
 
 test_expect_success 'while it runs the directory is locked; after SIGTERM only the lock file is left' '
 	pl_supervise a &&
-	i=0 && while [ ! -p run-a/apply.fifo ] || [ ! -s run-a/stages.pid ]; do
+	i=0 && while ! has_fifo run-a || [ ! -s run-a/stages.pid ]; do
 		[ $i -lt 600 ] || exit 1; sleep 0.1; i=$((i + 1)); done &&
 	test_must_fail --code 78 run-pipeline --run-dir run-a --acks /dev/null 2>err &&
 	grep -q "in use by another supervisor" err &&
-	test "$(cat run-a/supervisor.pid)" = "$(cat a.pid)" && test -p run-a/apply.fifo &&
+	test "$(cat run-a/supervisor.pid)" = "$(cat a.pid)" && has_fifo run-a &&
 	pl_unsupervise a &&
 	grep -q "stopped" a.log && only_lock run-a
 '
