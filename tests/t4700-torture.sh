@@ -135,8 +135,10 @@ stall() {
 	kill -CONT "$p" 2>/dev/null
 	awk -v r="$MAX_RSS_KB" -v q="$MAX_QUEUE" '$1 > r || $2 > q { print "unbounded while stalled: rss " $1 " kB, queue " $2; bad = 1 } END { exit bad }' "$T/watch"
 }
+# every backend of the pipeline (not the producer's: pg-produce, standing in for
+# the Juno plugin, does not reconnect, and the set it writes must be whole)
 terminate_backends() {
-	pg_sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = \$\$client backend\$\$" >/dev/null &&
+	pg_sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = \$\$client backend\$\$ AND application_name <> \$\$pg-produce\$\$" >/dev/null &&
 		count term 1
 }
 pause() { sleep "0.$((RANDOM % 8 + 2))"; }
