@@ -737,11 +737,13 @@ static int on_buyer_flag(struct ev *e)
 	u256 key[2] = {e->k[1], r->address};
 	struct buyer *by = dl_get(e->dl, T_BUYERS, key);
 	if (!by) {
-		/* Options bought on the secondary market can be exercised without ever
-		 * bidding; minting and refunding need a bid. */
-		if (e->kind == EV_EXERCISED)
-			return 0;
-		return error("%s: %s never bid in round %s", e->name, hex(&e->k[1], b), hex(&r->address, b));
+		/* No row: options bought on the secondary market can be exercised
+		 * without ever bidding, and the contract lets any account mint or
+		 * refund (nothing) once the auction ended -- the row would not
+		 * change (the original's UPDATE matches no row).  A done buyer's
+		 * row (both flags set, final) has left memory (tables.c): for it
+		 * too the event changes nothing. */
+		return 0;
 	}
 	if (e->kind == EV_REFUNDED) {
 		if (!by->has_refunded) {
