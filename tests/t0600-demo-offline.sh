@@ -8,7 +8,7 @@
 
 test_expect_success 'demo-offline succeeds and says the state equals the model' '
 	demo-offline >out 2>err &&
-	grep -q "state equals chain-sim.s independent model: OK ([1-9][0-9]* rows of settled, final rounds archived)" out &&
+	grep -q "state equals chain-sim.s independent model: OK ([1-9][0-9]* rows of settled, final rounds and done buyers archived)" out &&
 	grep -q "^Vaults:" out && grep -q "Settled" out &&
 	grep -q "^Liquidity providers: [1-9]" out
 '
