@@ -2,7 +2,8 @@
 # t0600-demo-offline -- scripts/demo-offline, the README's first command
 # without a database: it generates a chain, replays it through ep-apply and
 # compares the state with chain-sim's model, allowing for exactly the rows
-# ep-apply archives (bids and queued withdrawals of settled, final rounds).
+# ep-apply archives (settled, final rounds with their bids and queued
+# withdrawals, done option buyers).
 # A state that differs anywhere else must make it fail.
 . "$(dirname "$0")/lib.sh"
 

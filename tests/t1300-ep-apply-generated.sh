@@ -54,14 +54,25 @@ test_expect_success 'replay determinism and split replay on a generated chain' '
 	test_cmp d1 whole && cat h1 h2 >h && test_cmp o1 h
 '
 
-test_expect_success 'settled rounds leave memory once final: exactly their bids and queued rows (buyers below)' '
+test_expect_success 'settled rounds leave memory once final: exactly they, their bids and queued rows (buyers below)' '
 	chain-sim --seed 8 --blocks 500 --vaults 3 >chain8 &&
 	ep-apply --finality 16 --dump-state small --stats <chain8 >/dev/null 2>err &&
 	grep -q "archived rounds [1-9]" err &&
 	ep-apply --finality 100000 --dump-state full <chain8 >/dev/null &&
-	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\|Option_Buyers\)\"" full | grep "\"op\":\"put\"" >full.rest &&
-	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\|Option_Buyers\)\"" small | grep "\"op\":\"put\"" >small.rest &&
+	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\|Option_Buyers\|Option_Rounds\)\"" full | grep "\"op\":\"put\"" >full.rest &&
+	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\|Option_Buyers\|Option_Rounds\)\"" small | grep "\"op\":\"put\"" >small.rest &&
 	test_cmp full.rest small.rest &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" full | sort >full.rounds &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" small | sort >small.rounds &&
+	comm -13 full.rounds small.rounds >extra.rounds && test ! -s extra.rounds &&
+	comm -23 full.rounds small.rounds >gone.rounds && test -s gone.rounds &&
+	! grep -v "\"state\":\"Settled\"" gone.rounds &&
+	grep "\"op\":\"undo\",\"block_number\":[0-9]*,\"block_hash\":\"[^\"]*\",\"table\":\"Option_Rounds\"" small |
+		sed "s/.*\"key\":\({[^}]*}\).*/\1/" | sort -u >journaled.rounds &&
+	sed "s/,\"row\".*//; s/.*\"key\"://" gone.rounds >gone.keys &&
+	! grep -F -x -f journaled.rounds gone.keys &&
+	grep "\"state\":\"Settled\"" small.rounds | sed "s/,\"row\".*//; s/.*\"key\"://" >kept.settled &&
+	{ test ! -s kept.settled || test $(grep -c -F -x -f journaled.rounds kept.settled) = $(wc -l <kept.settled); } &&
 	test $(grep -c "\"op\":\"put\",\"table\":\"Bids\"" small) -lt $(grep -c "\"op\":\"put\",\"table\":\"Bids\"" full) &&
 	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" small | grep -v "\"state\":\"Settled\"" |
 		sed "s/.*\"key\":{\"address\":\"\(0x[0-9a-f]*\)\".*/\1/" >live_rounds &&
@@ -113,13 +124,21 @@ test_expect_success 'repeated mints and refunds, and those of an account without
 	test_cmp o.orig o.dup && test_cmp small dup
 '
 
-# A snapshot that still holds done buyers (written before they were archived,
-# here: the whole state without its journal) loses them on load.
-test_expect_success 'a snapshot holding done buyers: they leave memory on load' '
+# A snapshot that still holds final rows (written before they were archived,
+# here: the whole state without its journal) loses them on load: settled
+# rounds with their bids and queued withdrawals, and done buyers.
+test_expect_success 'a snapshot holding final rows: they leave memory on load' '
 	grep -v "\"op\":\"\(block\|undo\)\"" full >nojournal &&
 	ep-apply --state nojournal --dump-state loaded --stats </dev/null >/dev/null 2>err &&
-	grep -q "archived buyers [1-9]" err &&
-	grep -v "\"op\":\"put\",\"table\":\"Option_Buyers\".*\"has_minted\":true,\"has_refunded\":true" nojournal >want &&
+	grep -q "archived rounds [1-9][0-9]*, archived buyers [1-9]" err &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\".*\"state\":\"Settled\"" nojournal |
+		sed "s/.*\"key\":{\"address\":\"\(0x[0-9a-f]*\)\".*/\1/" >settled &&
+	test -s settled &&
+	awk "FNR == NR { s[\$0] = 1; next }
+		/\"table\":\"Option_Rounds\"/ && /\"state\":\"Settled\"/ { next }
+		/\"table\":\"Option_Buyers\"/ && /\"has_minted\":true,\"has_refunded\":true/ { next }
+		/\"table\":\"(Bids|Queued_Liquidity)\"/ { r = \$0; sub(/.*\"row\":.*\"round_address\":\"/, \"\", r); sub(/\".*/, \"\", r); if (r in s) next }
+		{ print }" settled nojournal >want &&
 	test_cmp want loaded
 '
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Done option buyers (both flags set, last change out of the undo journal)
-# leave ep-apply's memory and the database snapshot alike (sql/060): through
+# and settled rounds whose settlement is final leave ep-apply's memory and
+# the database snapshot alike (sql/060, sql/061): through
 # the live pipeline, pg-snapshot must equal ep-apply's offline dump right
 # after a reorg that reverts a settlement and at the end, while the table
 # itself keeps every row for the backends.
@@ -12,6 +13,7 @@ export PL_TEST_NO_SLEEP=1
 SETTLED=0x9fadeca7092d377c750978a256f85278e6f70781e5c879baa766ca6a4db079
 last_seq() { grep '"op":"begin"' "$1" | tail -n 1 | sed 's/.*"seq":\([0-9]*\).*/\1/'; }
 buyer_rows() { grep -c '"op":"put","table":"Option_Buyers"' "$1"; }
+round_rows() { grep -c '"op":"put","table":"Option_Rounds"' "$1"; }
 
 start_pipeline() {
 	run-pipeline --run-dir "$TEST_DIR/run" "$@" >/dev/null 2>>"$TEST_DIR/pipeline.log" &
@@ -53,7 +55,9 @@ test_expect_success 'the rest of the chain, live: snapshot == offline dump' '
 	pg-snapshot -o got && test_cmp expect got
 '
 
-test_expect_success 'the table keeps every buyer row; the snapshot leaves the done ones out' '
+test_expect_success 'the tables keep every row; the snapshot leaves done buyers and final rounds out' '
+	test "$(pg_sql -c "SELECT count(*) FROM \"Option_Rounds\"")" = $(round_rows everything) &&
+	test $(round_rows got) -lt $(round_rows everything) &&
 	test "$(pg_sql -c "SELECT count(*) FROM \"Option_Buyers\"")" = $(buyer_rows everything) &&
 	test $(buyer_rows got) -lt $(buyer_rows everything) &&
 	test "$(pg_sql -c "SELECT count(*) FROM \"Option_Buyers\" WHERE NOT (has_minted AND has_refunded)")" -le $(buyer_rows got)

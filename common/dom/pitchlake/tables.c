@@ -283,14 +283,24 @@ static void archive_buyer(struct dl *dl, struct buyer *b)
  * the database (for the backends), and the database snapshot omits the same
  * rows (sql/005-archive.sql, sql/060-archive-buyers.sql):
  * - once a settled round leaves the undo journal its settlement is final:
- *   its bids and queued withdrawals can never change again;
+ *   the round, its bids and its queued withdrawals can never change again
+ *   (mints, refunds and exercises still name it: events.c then changes the
+ *   buyer rows still in memory, without the round's own checks);
  * - a done option buyer (buyer_is_done), when its last change leaves it.
- * The round row itself stays: mints, refunds and exercises name it for
- * ever after, and their checks (vault, round id, state) need it.
  */
-static void on_final(struct dl *dl, int tab, const void *key)
+/* A settled round whose settlement is final: its bids, queued withdrawals and itself go. */
+static void archive_round(struct dl *dl, struct round *r)
 {
 	struct pl *pl = dl_dom(dl);
+	u256 addr = r->address;
+	archive_rows(dl, &pl->idx_bids, T_BIDS, &addr);
+	archive_rows(dl, &pl->idx_queued, T_QUEUED, &addr);
+	dl_forget_row(dl, T_ROUNDS, r);
+	pl->archived_rounds++;
+}
+
+static void on_final(struct dl *dl, int tab, const void *key)
+{
 	if (tab == T_BUYERS) {
 		struct buyer *b = dl_get(dl, T_BUYERS, key);
 		if (b && buyer_is_done(dl, b))
@@ -302,9 +312,7 @@ static void on_final(struct dl *dl, int tab, const void *key)
 	struct round *r = dl_get(dl, T_ROUNDS, key);
 	if (!r || r->state != R_SETTLED || dl_journal_mentions(dl, T_ROUNDS, key))
 		return;
-	archive_rows(dl, &pl->idx_bids, T_BIDS, &r->address);
-	archive_rows(dl, &pl->idx_queued, T_QUEUED, &r->address);
-	pl->archived_rounds++;
+	archive_round(dl, r);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -364,7 +372,15 @@ static int check(struct dl *dl)
 	while ((b = dl_next_row(dl, T_BIDS, &pos)))
 		if (!dl_get(dl, T_ROUNDS, &b->round))
 			return error("bid of a round that is not in the snapshot");
-	/* A snapshot written before buyers were archived may hold done ones. */
+	/* A snapshot written before rounds and buyers were archived may hold final ones. */
+	struct vec fin = {NULL, 0, 0};
+	pos = 0;
+	while ((r = dl_next_row(dl, T_ROUNDS, &pos)))
+		if (r->state == R_SETTLED && !dl_journal_mentions(dl, T_ROUNDS, &r->address))
+			vec_add(&fin, r);
+	for (uint32_t i = 0; i < fin.n; i++)
+		archive_round(dl, fin.p[i]);
+	free(fin.p);
 	struct vec done = {NULL, 0, 0};
 	struct buyer *o;
 	pos = 0;
