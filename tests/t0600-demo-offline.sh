@@ -2,13 +2,14 @@
 # t0600-demo-offline -- scripts/demo-offline, the README's first command
 # without a database: it generates a chain, replays it through ep-apply and
 # compares the state with chain-sim's model, allowing for exactly the rows
-# ep-apply archives (bids and queued withdrawals of settled, final rounds).
+# ep-apply archives (settled, final rounds with their bids and queued
+# withdrawals, done option buyers).
 # A state that differs anywhere else must make it fail.
 . "$(dirname "$0")/lib.sh"
 
 test_expect_success 'demo-offline succeeds and says the state equals the model' '
 	demo-offline >out 2>err &&
-	grep -q "state equals chain-sim.s independent model: OK ([1-9][0-9]* rows of settled, final rounds archived)" out &&
+	grep -q "state equals chain-sim.s independent model: OK ([1-9][0-9]* rows of settled, final rounds and done buyers archived)" out &&
 	grep -q "^Vaults:" out && grep -q "Settled" out &&
 	grep -q "^Liquidity providers: [1-9]" out
 '

@@ -54,14 +54,25 @@ test_expect_success 'replay determinism and split replay on a generated chain' '
 	test_cmp d1 whole && cat h1 h2 >h && test_cmp o1 h
 '
 
-test_expect_success 'settled rounds leave memory once final: exactly their bids and queued rows' '
+test_expect_success 'settled rounds leave memory once final: exactly they, their bids and queued rows (buyers below)' '
 	chain-sim --seed 8 --blocks 500 --vaults 3 >chain8 &&
 	ep-apply --finality 16 --dump-state small --stats <chain8 >/dev/null 2>err &&
 	grep -q "archived rounds [1-9]" err &&
 	ep-apply --finality 100000 --dump-state full <chain8 >/dev/null &&
-	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\)\"" full | grep "\"op\":\"put\"" >full.rest &&
-	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\)\"" small | grep "\"op\":\"put\"" >small.rest &&
+	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\|Option_Buyers\|Option_Rounds\)\"" full | grep "\"op\":\"put\"" >full.rest &&
+	grep -v "\"table\":\"\(Bids\|Queued_Liquidity\|Option_Buyers\|Option_Rounds\)\"" small | grep "\"op\":\"put\"" >small.rest &&
 	test_cmp full.rest small.rest &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" full | sort >full.rounds &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" small | sort >small.rounds &&
+	comm -13 full.rounds small.rounds >extra.rounds && test ! -s extra.rounds &&
+	comm -23 full.rounds small.rounds >gone.rounds && test -s gone.rounds &&
+	! grep -v "\"state\":\"Settled\"" gone.rounds &&
+	grep "\"op\":\"undo\",\"block_number\":[0-9]*,\"block_hash\":\"[^\"]*\",\"table\":\"Option_Rounds\"" small |
+		sed "s/.*\"key\":\({[^}]*}\).*/\1/" | sort -u >journaled.rounds &&
+	sed "s/,\"row\".*//; s/.*\"key\"://" gone.rounds >gone.keys &&
+	! grep -F -x -f journaled.rounds gone.keys &&
+	grep "\"state\":\"Settled\"" small.rounds | sed "s/,\"row\".*//; s/.*\"key\"://" >kept.settled &&
+	{ test ! -s kept.settled || test $(grep -c -F -x -f journaled.rounds kept.settled) = $(wc -l <kept.settled); } &&
 	test $(grep -c "\"op\":\"put\",\"table\":\"Bids\"" small) -lt $(grep -c "\"op\":\"put\",\"table\":\"Bids\"" full) &&
 	grep "\"op\":\"put\",\"table\":\"Option_Rounds\"" small | grep -v "\"state\":\"Settled\"" |
 		sed "s/.*\"key\":{\"address\":\"\(0x[0-9a-f]*\)\".*/\1/" >live_rounds &&
@@ -70,6 +81,70 @@ test_expect_success 'settled rounds leave memory once final: exactly their bids 
 		     $(grep -c "\"op\":\"put\",\"table\":\"Bids\",\"key\":{\"round_address\":\"$r\"" full) || return 1
 	done &&
 	ep-apply --state small --finality 16 --dump-state again </dev/null >/dev/null && test_cmp small again
+'
+
+# An option buyer is done once both its flags are set and its last change has
+# left the undo journal (tables.c, buyer_is_done; sql/060): exactly those rows
+# leave the state.  Checked against a run that keeps everything, on a long
+# chain whose rounds settle many times, with reorgs (RevertBlock frames undo
+# settlements, mints and refunds whose blocks are still in the journal).
+test_expect_success 'done option buyers leave memory: exactly the rows with both flags set and no journal entry' '
+	chain-sim --seed 5 --blocks 900 --vaults 3 --lps 4 --buyers 6 --reorg-rate 60 >chain5 &&
+	ep-apply --finality 12 --dump-state small --stats <chain5 >/dev/null 2>err &&
+	grep -q "archived buyers [1-9]" err &&
+	ep-apply --finality 100000 --dump-state full <chain5 >/dev/null &&
+	grep "\"op\":\"put\",\"table\":\"Option_Buyers\"" full | sed "s/,\"row\".*//" | sort >full.keys &&
+	grep "\"op\":\"put\",\"table\":\"Option_Buyers\"" small | sed "s/,\"row\".*//" | sort >small.keys &&
+	grep "\"op\":\"undo\",\"block_number\":[0-9]*,\"block_hash\":\"[^\"]*\",\"table\":\"Option_Buyers\"" small |
+		sed "s/.*\"key\":\({[^}]*}\).*/\1/" | sort -u >journaled &&
+	comm -13 full.keys small.keys >extra && test ! -s extra &&
+	grep "\"op\":\"put\",\"table\":\"Option_Buyers\"" full | sort >full.buyers &&
+	grep "\"op\":\"put\",\"table\":\"Option_Buyers\"" small | sort >small.buyers &&
+	comm -13 full.buyers small.buyers >changed && test ! -s changed &&
+	grep -c "\"name\":\"\(OptionsMinted\|UnusedBidsRefunded\|OptionsExercised\)\"" chain5 >flags &&
+	test $(cat flags) -gt 0 &&
+	comm -23 full.keys small.keys | sed "s/.*\"key\"://" >gone &&
+	test -s gone &&
+	grep "\"op\":\"put\",\"table\":\"Option_Buyers\"" full | grep -F -f gone >gone.rows &&
+	test $(wc -l <gone.rows) = $(wc -l <gone) &&
+	! grep -v "\"has_minted\":true,\"has_refunded\":true" gone.rows &&
+	! grep -F -f journaled gone.rows &&
+	grep "\"op\":\"put\",\"table\":\"Option_Buyers\"" small | grep "\"has_minted\":true,\"has_refunded\":true" |
+		sed "s/,\"row\".*//; s/.*\"key\"://" >kept_done &&
+	{ test ! -s kept_done || test $(grep -c -F -x -f journaled kept_done) = $(wc -l <kept_done); } &&
+	ep-apply --state small --finality 12 --dump-state again </dev/null >/dev/null && test_cmp small again
+'
+
+# The rule holds because every later event for a done buyer is a no-op: the
+# contract lets any account mint or refund, again and again, once the auction
+# ended.  Such events (the same account again, and one that never bid) change
+# nothing, whether or not the row is still in memory.
+test_expect_success 'repeated mints and refunds, and those of an account without a row, change nothing' '
+	awk "{print} /\"name\":\"(OptionsMinted|UnusedBidsRefunded)\"/ {
+		y = \$0; match(y, /\"keys\":\[\"0x[0-9a-f]*\",\"/); rest = substr(y, RSTART + RLENGTH)
+		print substr(y, 1, RSTART + RLENGTH - 1) \"0xabc\" substr(rest, index(rest, \"\\\"\")); print \$0 }" chain5 >chain5.dup &&
+	test $(grep -c "\"0xabc\"" chain5.dup) -gt 0 &&
+	ep-apply --finality 12 --dump-state dup <chain5.dup >o.dup &&
+	ep-apply --finality 12 <chain5 >o.orig &&
+	test_cmp o.orig o.dup && test_cmp small dup
+'
+
+# A snapshot that still holds final rows (written before they were archived,
+# here: the whole state without its journal) loses them on load: settled
+# rounds with their bids and queued withdrawals, and done buyers.
+test_expect_success 'a snapshot holding final rows: they leave memory on load' '
+	grep -v "\"op\":\"\(block\|undo\)\"" full >nojournal &&
+	ep-apply --state nojournal --dump-state loaded --stats </dev/null >/dev/null 2>err &&
+	grep -q "archived rounds [1-9][0-9]*, archived buyers [1-9]" err &&
+	grep "\"op\":\"put\",\"table\":\"Option_Rounds\".*\"state\":\"Settled\"" nojournal |
+		sed "s/.*\"key\":{\"address\":\"\(0x[0-9a-f]*\)\".*/\1/" >settled &&
+	test -s settled &&
+	awk "FNR == NR { s[\$0] = 1; next }
+		/\"table\":\"Option_Rounds\"/ && /\"state\":\"Settled\"/ { next }
+		/\"table\":\"Option_Buyers\"/ && /\"has_minted\":true,\"has_refunded\":true/ { next }
+		/\"table\":\"(Bids|Queued_Liquidity)\"/ { r = \$0; sub(/.*\"row\":.*\"round_address\":\"/, \"\", r); sub(/\".*/, \"\", r); if (r in s) next }
+		{ print }" settled nojournal >want &&
+	test_cmp want loaded
 '
 
 test_expect_success 'idempotent re-feed of a generated chain' '

@@ -724,24 +724,33 @@ static int on_buyer_flag(struct ev *e)
 	struct round *r;
 	char b[U256_HEX_MAX];
 	uint32_t ridx = e->kind == EV_EXERCISED ? 6 : 2;
-	if (event_round(e, ridx, &r) < 0)
-		return -1;
 	u256 amount;
 	if (d_u256(e, 0, &amount, "amount") < 0 || (e->kind == EV_EXERCISED &&
 							   (d_u256(e, 2, &amount, "mintable_options_exercised") < 0 || d_u256(e, 4, &amount, "exercised_amount") < 0)))
 		return -1;
-	if (r->state == R_OPEN || r->state == R_AUCTIONING)
+	if (!u256_fits64(&e->k[e->nk - 1]))
+		return error("%s: round_id does not fit in a u64", e->name);
+	/* A round whose settlement is final has left memory (tables.c), and the
+	 * events name it for ever after: its buyer rows still in memory are what
+	 * such an event can change (their round ended its auction: it settled). */
+	if (!dl_get(e->dl, T_ROUNDS, &e->d[ridx]))
+		r = NULL;
+	else if (event_round(e, ridx, &r) < 0)
+		return -1;
+	if (r && (r->state == R_OPEN || r->state == R_AUCTIONING))
 		return error("%s: round %s has not finished its auction", e->name, hex(&r->address, b));
-	if (e->kind == EV_EXERCISED && r->state != R_SETTLED)
+	if (r && e->kind == EV_EXERCISED && r->state != R_SETTLED)
 		return error("OptionsExercised: round %s is not settled", hex(&r->address, b));
-	u256 key[2] = {e->k[1], r->address};
+	u256 key[2] = {e->k[1], e->d[ridx]};
 	struct buyer *by = dl_get(e->dl, T_BUYERS, key);
 	if (!by) {
-		/* Options bought on the secondary market can be exercised without ever
-		 * bidding; minting and refunding need a bid. */
-		if (e->kind == EV_EXERCISED)
-			return 0;
-		return error("%s: %s never bid in round %s", e->name, hex(&e->k[1], b), hex(&r->address, b));
+		/* No row: options bought on the secondary market can be exercised
+		 * without ever bidding, and the contract lets any account mint or
+		 * refund (nothing) once the auction ended -- the row would not
+		 * change (the original's UPDATE matches no row).  A done buyer's
+		 * row (both flags set, final) has left memory (tables.c): for it
+		 * too the event changes nothing; so has an archived round's. */
+		return 0;
 	}
 	if (e->kind == EV_REFUNDED) {
 		if (!by->has_refunded) {

@@ -105,8 +105,6 @@ struct vidx {
 struct vidx *pl_lps_of(struct dl *dl, const u256 *vault);
 struct vidx *pl_bids_of(struct dl *dl, const u256 *round);
 struct round *pl_round_by_id(struct dl *dl, const u256 *vault, uint64_t round_id);
-/* The archived-rounds counter (--stats). */
-void pl_count_archived(struct dl *dl);
 
 /* events.c: apply one event line (the domain's event hook). */
 int pl_apply_event(struct dl *dl);

@@ -128,7 +128,7 @@ struct pl {
 	struct hmap idx_bids;	/* round -> struct vidx (bids of the round) */
 	struct hmap idx_queued; /* round -> struct vidx (queued withdrawals of the round) */
 	struct hmap idx_rounds; /* (vault, round_id) -> struct ridx */
-	uint64_t archived_rounds;
+	uint64_t archived_rounds, archived_buyers;
 };
 
 static void vec_add(struct vec *v, void *p)
@@ -256,23 +256,63 @@ static void archive_rows(struct dl *dl, struct hmap *idx, int tab, const u256 *r
 }
 
 /*
- * Once a settled round leaves the undo journal its settlement is final: its
- * bids and queued withdrawals can never change again.  They stay in the
- * database (for the backends) but leave ep-apply's memory and snapshot, so
- * that the state grows with live entities, not with history; the database
- * snapshot omits the same rows (sql/005-archive.sql).
+ * An option buyer's row can change after its round's auction only by
+ * has_minted and has_refunded going from false to true (OptionsMinted and
+ * OptionsExercised, UnusedBidsRefunded: spec §6.4; the contract lets any
+ * account call them for a round whose auction ended, any number of times,
+ * and events.c treats them as no-ops for an account without a row).  With
+ * both set, no event can change it again; once its last change has left the
+ * undo journal (so the AuctionEnded that wrote its amounts is final too),
+ * the row is done.
  */
-static void on_final(struct dl *dl, int tab, const void *rkey)
+static int buyer_is_done(struct dl *dl, const struct buyer *b)
+{
+	return b->has_minted && b->has_refunded && !dl_journal_mentions(dl, T_BUYERS, b);
+}
+
+static void archive_buyer(struct dl *dl, struct buyer *b)
 {
 	struct pl *pl = dl_dom(dl);
+	dl_forget_row(dl, T_BUYERS, b);
+	pl->archived_buyers++;
+}
+
+/*
+ * Rows whose changes are final leave ep-apply's memory and snapshot, so
+ * that the state grows with live entities, not with history; they stay in
+ * the database (for the backends), and the database snapshot omits the same
+ * rows (sql/005-archive.sql, sql/060-archive-buyers.sql):
+ * - once a settled round leaves the undo journal its settlement is final:
+ *   the round, its bids and its queued withdrawals can never change again
+ *   (mints, refunds and exercises still name it: events.c then changes the
+ *   buyer rows still in memory, without the round's own checks);
+ * - a done option buyer (buyer_is_done), when its last change leaves it.
+ */
+/* A settled round whose settlement is final: its bids, queued withdrawals and itself go. */
+static void archive_round(struct dl *dl, struct round *r)
+{
+	struct pl *pl = dl_dom(dl);
+	u256 addr = r->address;
+	archive_rows(dl, &pl->idx_bids, T_BIDS, &addr);
+	archive_rows(dl, &pl->idx_queued, T_QUEUED, &addr);
+	dl_forget_row(dl, T_ROUNDS, r);
+	pl->archived_rounds++;
+}
+
+static void on_final(struct dl *dl, int tab, const void *key)
+{
+	if (tab == T_BUYERS) {
+		struct buyer *b = dl_get(dl, T_BUYERS, key);
+		if (b && buyer_is_done(dl, b))
+			archive_buyer(dl, b);
+		return;
+	}
 	if (tab != T_ROUNDS)
 		return;
-	struct round *r = dl_get(dl, T_ROUNDS, rkey);
-	if (!r || r->state != R_SETTLED || dl_journal_mentions(dl, T_ROUNDS, rkey))
+	struct round *r = dl_get(dl, T_ROUNDS, key);
+	if (!r || r->state != R_SETTLED || dl_journal_mentions(dl, T_ROUNDS, key))
 		return;
-	archive_rows(dl, &pl->idx_bids, T_BIDS, &r->address);
-	archive_rows(dl, &pl->idx_queued, T_QUEUED, &r->address);
-	pl->archived_rounds++;
+	archive_round(dl, r);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -332,13 +372,32 @@ static int check(struct dl *dl)
 	while ((b = dl_next_row(dl, T_BIDS, &pos)))
 		if (!dl_get(dl, T_ROUNDS, &b->round))
 			return error("bid of a round that is not in the snapshot");
+	/* A snapshot written before rounds and buyers were archived may hold final ones. */
+	struct vec fin = {NULL, 0, 0};
+	pos = 0;
+	while ((r = dl_next_row(dl, T_ROUNDS, &pos)))
+		if (r->state == R_SETTLED && !dl_journal_mentions(dl, T_ROUNDS, &r->address))
+			vec_add(&fin, r);
+	for (uint32_t i = 0; i < fin.n; i++)
+		archive_round(dl, fin.p[i]);
+	free(fin.p);
+	struct vec done = {NULL, 0, 0};
+	struct buyer *o;
+	pos = 0;
+	while ((o = dl_next_row(dl, T_BUYERS, &pos)))
+		if (buyer_is_done(dl, o))
+			vec_add(&done, o);
+	for (uint32_t i = 0; i < done.n; i++)
+		archive_buyer(dl, done.p[i]);
+	free(done.p);
 	return 0;
 }
 
 static void stats(struct dl *dl, struct sb *out)
 {
 	struct pl *pl = dl_dom(dl);
-	sb_addf(out, ", archived rounds %llu", (unsigned long long)pl->archived_rounds);
+	sb_addf(out, ", archived rounds %llu, archived buyers %llu", (unsigned long long)pl->archived_rounds,
+		(unsigned long long)pl->archived_buyers);
 }
 
 const struct dl_domain pitchlake_domain = {
