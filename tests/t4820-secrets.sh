@@ -39,21 +39,35 @@ test_expect_success 'set up: the schema, a password, password authentication on 
 	tail -n +"$(($(wc -l <part2a) + 1))" part2 >part2b
 '
 
-# run_all NAME ENV...: with the environment ENV (and $ci as the conninfo
-# when set), write a part of the chain, run the pipeline over it under the
+# run_all NAME PART ENV...: with the environment ENV (and $ci as the conninfo
+# when set), write PART of the chain, run the pipeline over it under the
 # supervisor, pl-verify, pl-migrate, pg-snapshot; every process's
-# arguments sampled meanwhile.
+# arguments sampled meanwhile.  The supervisor runs until its work is done
+# and the sampler has seen pg-write (a pipeline that ends by itself could
+# end between two samples on a loaded machine), then gets SIGTERM.
 run_all() {
-	local name=$1 part=$2
+	local name=$1 part=$2 sup rc i=0
 	shift 2
 	ps_watch "ps.$name" &
 	local w=$!
-	env "$@" pg-produce --quiet ${ci:+--conninfo "$ci"} <"$part" >"out.$name" 2>"err.$name" &&
-		env "$@" run-pipeline --run-dir "run.$name" --acks "acks.$name" --once ${ci:+--conninfo "$ci"} 2>>"err.$name" &&
+	env "$@" pg-produce --quiet ${ci:+--conninfo "$ci"} <"$part" >"out.$name" 2>"err.$name"
+	rc=$?
+	if [ $rc = 0 ]; then
+		env "$@" run-pipeline --run-dir "run.$name" --acks "acks.$name" ${ci:+--conninfo "$ci"} 2>>"err.$name" &
+		sup=$!
+		until [ "$(db_sql -c "SELECT count(*) FROM driver_events WHERE NOT is_processed")" = 0 ] &&
+			grep -q "pg-write .*--pipeline" "ps.$name"; do
+			i=$((i + 1))
+			[ $i -lt 1200 ] || { echo "the pipeline did not finish, or pg-write was never seen"; rc=1; break; }
+			sleep 0.1
+		done
+		kill -TERM $sup && wait $sup || rc=1
+	fi
+	[ $rc = 0 ] &&
 		env "$@" pl-verify --pipeline pitchlake ${ci:+--conninfo "$ci"} >>"out.$name" 2>>"err.$name" &&
 		env "$@" pl-migrate ${ci:+--conninfo "$ci"} >>"out.$name" 2>>"err.$name" &&
 		env "$@" pg-snapshot ${ci:+--conninfo "$ci"} -o "snap.$name" 2>>"err.$name"
-	local rc=$?
+	rc=$?
 	touch "ps.$name.stop"
 	wait $w
 	return $rc
