@@ -169,7 +169,7 @@ test_expect_success 'stall watchdog: a stopped stage with work waiting is named,
 	wait_until 120 grep -q "stalled: work items wait" b.log &&
 	grep -q "stalled: work items wait and the checkpoint has stayed at [0-9]* for [0-9]* s; stopped stage(s): ep-apply (pid $ep); restarting the formation" b.log &&
 	wait_until 30 dead $ep &&
-	grep -q "transient failure (exit 75): restarting" b.log &&
+	wait_until 60 grep -q "transient failure (exit 75): restarting" b.log &&
 	wait_until 120 started b 2 &&
 	pg_wait_checkpoint $(last_seq part4) &&
 	stop b
