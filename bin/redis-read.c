@@ -202,6 +202,8 @@ int main(int argc, char **argv)
 		snprintf(consumer, sizeof consumer, "consumer-%s", host);
 		o.consumer = consumer;
 	}
+	if (strlen(o.consumer) > RREAD_CONSUMER_MAX)
+		opt_usage_error("--consumer: a name of at most 200 characters");
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

@@ -85,7 +85,19 @@ test_expect_success 'another consumer name is a standby as before (its own messa
 	wait_until grep -q "standby: another consumer of group postgres-sync holds" f.log &&
 	! grep -q "already running" f.log &&
 	kill -TERM "$(cat e.pid)" && test "$(rc_of e)" = 0 &&
-	test "$(rc_of f)" = 75 && test "$(frames f.out)" = 0
+	test "$(rc_of f)" = 75 && test "$(frames f.out)" = 0 # f keeps the lease (a standby that took it)
+'
+
+test_expect_success 'a consumer whose name is the start of the holder'"'"'s ("c3" and "c3 x") is another consumer' '
+	rcli DEL $S:postgres-sync:lease >/dev/null &&
+	reader g "c3 x" &&
+	wait_until has_frames g.out 80 &&
+	reader h c3 &&
+	wait_until grep -q "standby: another consumer of group postgres-sync holds" h.log &&
+	! grep -q "took the lease" h.log &&
+	test "$(frames h.out)" = 0 &&
+	kill -TERM "$(cat g.pid)" && test "$(rc_of g)" = 0 &&
+	test "$(rc_of h)" = 75
 '
 
 test_done

@@ -34,7 +34,7 @@
 #include "redis/rread.h"
 
 /*
- * The lease's value is "CONSUMER INSTANCE": INSTANCE names this process
+ * The lease's value is "INSTANCE CONSUMER": INSTANCE names this process
  * (redis-read-HOST-PID-RANDOM), and is also its connection's CLIENT SETNAME,
  * so that a process that finds the lease held under its own consumer name
  * by another instance can ask Redis whether that instance's connection is
@@ -66,7 +66,7 @@ static uint64_t mono_ms(void)
 }
 
 /* this process's instance name and lease value (rread_run fills them in) */
-static char instance[160], lease_val[320];
+static char instance[160], lease_val[160 + RREAD_CONSUMER_MAX + 2];
 
 static void make_instance(const char *consumer)
 {
@@ -81,7 +81,7 @@ static void make_instance(const char *consumer)
 	unsigned long long r = ((unsigned long long)ts.tv_sec * 1000000007ULL) ^ (unsigned long long)ts.tv_nsec ^
 			       ((unsigned long long)getpid() << 32);
 	snprintf(instance, sizeof instance, "redis-read-%s-%ld-%08llx", host, (long)getpid(), r & 0xffffffffULL);
-	snprintf(lease_val, sizeof lease_val, "%s %s", consumer, instance);
+	snprintf(lease_val, sizeof lease_val, "%s %s", instance, consumer);
 }
 
 /* Name this connection after the instance (CLIENT SETNAME); 0, or -1 when the connection was lost. */
@@ -130,25 +130,41 @@ static int lease(struct rconn *rc, const struct rread_opts *o, const char *key)
 		freeReplyObject(r);
 		return held;
 	}
-	size_t cl = strlen(o->consumer);
-	char holder[320] = "";
-	if (r->type == REDIS_REPLY_STRING)
-		snprintf(holder, sizeof holder, "%s", r->str);
+	/* the holder: "INSTANCE CONSUMER" (the instance has no space) */
+	char holder[sizeof lease_val] = "", *sp = NULL;
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof holder) {
+		memcpy(holder, r->str, r->len);
+		holder[r->len] = 0;
+		sp = strchr(holder, ' ');
+	}
 	freeReplyObject(r);
-	if (strncmp(holder, o->consumer, cl) || holder[cl] != ' ')
+	if (!sp || strcmp(sp + 1, o->consumer))
 		return 0; /* another consumer's lease */
-	int alive = instance_alive(rc, holder + cl + 1);
+	*sp = 0;
+	int alive = instance_alive(rc, holder);
+	/* A process killed a moment ago may still be listed until the server
+	 * has seen its socket close: give it a second before calling it a
+	 * second process of our name (a restart then goes on at once). */
+	static int graced;
+	for (int i = 0; alive == 1 && !graced && i < 20 && !*o->stop; i++) {
+		nap(50);
+		alive = instance_alive(rc, holder);
+	}
+	graced = 1;
 	if (alive)
 		return alive < 0 ? -1 : 2;
 	/* our consumer name, its process gone: take over at once */
+	*sp = ' ';
 	const char *tv[] = {"EVAL", TAKEOVER, "1", key, holder, lease_val, ms};
 	r = rc_cmd(rc, 7, tv, NULL, NULL);
 	if (!r)
 		return -1;
 	int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
-	if (held)
-		note("took the lease %s from %s (gone)", key, holder + cl + 1);
+	if (held) {
+		*sp = 0;
+		note("took the lease %s from %s (gone)", key, holder);
+	}
 	return held;
 }
 
