@@ -45,7 +45,8 @@ static const char usage_text[] =
 	"  --work-table T      mark work items done in T instead of the pipeline's work\n"
 	"                      table (same id and done columns)\n"
 	"  --no-work-table     do not touch a work table\n"
-	"  --batch-max N       at most N frames per transaction in catch-up (default 500)\n"
+	"  --batch-max N       at most N frames per transaction in catch-up (default\n"
+	"                      $PL_PGW_BATCH_MAX, else 500)\n"
 	"  --lock-key K        advisory lock key of the single writer (default: derived\n"
 	"                      from the pipeline name)\n"
 	"  --verify-before     check each row equals its 'before' image before writing it;\n"
@@ -236,6 +237,10 @@ int main(int argc, char **argv)
 	struct opt op;
 
 	die_set_prog(argv[0]);
+	/* a pipeline's conf can set the catch-up batch (docs/pg-write.md) */
+	const char *bm = getenv("PL_PGW_BATCH_MAX");
+	if (bm && *bm)
+		o.batch_max = (int)opt_u64("PL_PGW_BATCH_MAX", bm, 1, 100000);
 	struct opt_conn oc;
 	opt_conn_init(&oc);
 	opt_init(&op, argc, argv, longopts, OPT_CONN_SHORTS, usage_text);

@@ -27,7 +27,8 @@ static const char usage[] =
 	"message's event_data array in order; a\n"
 	"__rindexer_reorg message becomes a RevertBlock frame with fork_block.  One consumer of a group\n"
 	"reads at a time (a lease in Redis, STREAM:GROUP:lease); others wait as standbys (a standby that\n"
-	"takes the lease exits 75: the formation restarts from a fresh snapshot).  On taking the\n"
+	"takes the lease exits 75: the formation restarts from a fresh snapshot); a second process\n"
+	"with the same consumer name waits as a standby too while the first is connected.  On taking the\n"
 	"lease it claims the pending entries of consumers gone for --claim-idle (XAUTOCLAIM), re-reads its\n"
 	"pending entries in id order, then blocks for new ones (XREADGROUP ... BLOCK).  Nothing is kept on\n"
 	"disk: what was applied already is skipped downstream by the pipeline's checkpoint.  Reconnects\n"
@@ -201,6 +202,8 @@ int main(int argc, char **argv)
 		snprintf(consumer, sizeof consumer, "consumer-%s", host);
 		o.consumer = consumer;
 	}
+	if (strlen(o.consumer) > RREAD_CONSUMER_MAX)
+		opt_usage_error("--consumer: a name of at most 200 characters");
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

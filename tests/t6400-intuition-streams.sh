@@ -58,6 +58,16 @@ test_expect_success 'set up: a history with reorgs over three streams' '
 	test "$(rcli XLEN $A)" -gt 0 && test "$(rcli XLEN $B)" -gt 0 && test "$(rcli XLEN $C)" -gt 0
 '
 
+test_expect_success 'the merged backlog gets the look-ahead head, never above what follows before a reorg' '
+	redis-read --once --group look-ahead --consumer la $A $B $C >la.frames &&
+	n=$(grep -c "\"op\":\"begin\"" la.frames) && h=$(grep "\"op\":\"begin\"" la.frames | grep -c "\"head\":") &&
+	echo "$h of $n frames with a head" &&
+	test $((h * 10)) -ge $((n * 9)) &&
+	awk -f "$SRC/tests/intuition/heads.awk" la.frames &&
+	rcli XGROUP DESTROY $A look-ahead >/dev/null && rcli XGROUP DESTROY $B look-ahead >/dev/null &&
+	rcli XGROUP DESTROY $C look-ahead >/dev/null
+'
+
 test_expect_success 'the backlog of the three streams, merged' '
 	pl_supervise ix --pipeline intuition &&
 	caught_up && wait_until no_pending

@@ -5,7 +5,8 @@
  * orders the stream, so an ack of S means every message up to S is
  * applied: redis-ack XACKs every pending entry of the group up to it
  * (XPENDING - S), which also retires entries that were re-delivered after
- * a crash and skipped downstream.  Acks are batched: all lines available
+ * a crash and skipped downstream, in one round trip (a script: XPENDING
+ * and XACK per stream).  Acks are batched: all lines available
  * are read, then the highest one is acked, then the lines are passed on to
  * stdout (run-pipeline's --acks).  Several streams: the ack's driver_id
  * names the stream (rdx_stream_of); the streams up to it are acked up to
@@ -36,55 +37,63 @@ static const char *dead_name(const struct rack_opts *o, int j, char *buf, size_t
 	return buf;
 }
 
-/* XACK every pending entry of stream j up to id (excl: below it); 0, or -1 when the connection was lost. */
-static int ack_upto(struct rconn *rc, const struct rack_opts *o, int j, const char *id, int excl)
-{
-	char end[40];
-	snprintf(end, sizeof end, "%s%s", excl ? "(" : "", id);
-	for (;;) {
-		const char *xp[] = {"XPENDING", o->streams[j], o->group, "-", end, "1000"};
-		redisReply *r = rc_cmd(rc, 6, xp, NULL, NULL);
-		if (!r)
-			return -1;
-		size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
-		if (n) {
-			const char **av = xmalloc((n + 3) * sizeof *av);
-			av[0] = "XACK";
-			av[1] = o->streams[j];
-			av[2] = o->group;
-			for (size_t i = 0; i < n; i++)
-				av[3 + i] = r->element[i]->element[0]->str;
-			redisReply *a = rc_cmd(rc, (int)n + 3, av, NULL, NULL);
-			free(av);
-			if (!a) {
-				freeReplyObject(r);
-				return -1;
-			}
-			freeReplyObject(a);
-		}
-		freeReplyObject(r);
-		if (n < 1000)
-			return 0;
-	}
-}
+/*
+ * One round trip per ack (live: the only Redis call between COMMIT and the
+ * ack line): a script that, for each stream, XPENDINGs the group's entries
+ * up to the id (exclusive for the streams after the ack's own) and XACKs
+ * them.  At most 1000 entries a stream per call; returns 1 when a stream
+ * had more (the caller calls again), else 0.
+ */
+static const char ACK_SCRIPT[] =
+	"local more = 0 "
+	"for i, k in ipairs(KEYS) do "
+	"local e = ARGV[2] "
+	"if i > tonumber(ARGV[3]) then e = '(' .. ARGV[2] end "
+	"local p = redis.call('XPENDING', k, ARGV[1], '-', e, 1000) "
+	"if #p > 0 then "
+	"local ids = {} "
+	"for x = 1, #p do ids[x] = p[x][1] end "
+	"redis.call('XACK', k, ARGV[1], unpack(ids)) "
+	"if #p == 1000 then more = 1 end "
+	"end "
+	"end "
+	"return more";
 
 /*
  * An ack of (seq S, driver D) means every frame up to it in (seq, driver)
  * order committed: of D's stream j and the streams before it every message
- * up to id(S), of the streams after it every message below id(S).
+ * up to id(S), of the streams after it every message below id(S).  0, or
+ * -1 when the connection was lost.
  */
 static int ack_all(struct rconn *rc, const struct rack_opts *o, int64_t seq, int64_t driver)
 {
-	char id[32];
+	char id[32], nk[16], jj[16];
 	rdx_seq_to_id(seq, id);
 	int j = rdx_stream_of(driver, o->nstreams);
 	if (j < 0)
 		die_code(65, "unable to use the ack of driver_id %lld: not a frame of one of the %d streams",
 			(long long)driver, o->nstreams);
+	snprintf(nk, sizeof nk, "%d", o->nstreams);
+	snprintf(jj, sizeof jj, "%d", j + 1);
+	const char *av[3 + RDX_MAX_STREAMS + 3];
+	int ac = 0;
+	av[ac++] = "EVAL";
+	av[ac++] = ACK_SCRIPT;
+	av[ac++] = nk;
 	for (int k = 0; k < o->nstreams; k++)
-		if (ack_upto(rc, o, k, id, k > j) < 0)
+		av[ac++] = o->streams[k];
+	av[ac++] = o->group;
+	av[ac++] = id;
+	av[ac++] = jj;
+	for (;;) {
+		redisReply *r = rc_cmd(rc, ac, av, NULL, NULL);
+		if (!r)
 			return -1;
-	return 0;
+		int more = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+		freeReplyObject(r);
+		if (!more)
+			return 0;
+	}
 }
 
 /* Copy message id of stream j to the dead-letter stream with reason; 0, 1 not in the stream, -1 connection lost. */

@@ -33,8 +33,24 @@
 #include "redis/rdx.h"
 #include "redis/rread.h"
 
-static const char RENEW[] = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
-			    "else return redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0 end";
+/*
+ * The lease's value is "INSTANCE CONSUMER": INSTANCE names this process
+ * (redis-read-HOST-PID-RANDOM), and is also its connection's CLIENT SETNAME,
+ * so that a process that finds the lease held under its own consumer name
+ * by another instance can ask Redis whether that instance's connection is
+ * still open: if it is, two processes were started with one consumer name
+ * (they would both read and ack the same pending entries), and the second
+ * waits as a standby; if it is not, the holder is gone (killed, crashed) and
+ * its successor takes the lease at once, as a restart of the same consumer.
+ * The script returns 1 (held by us, renewed or taken) or the holder's value.
+ */
+static const char RENEW[] = "local v = redis.call('get', KEYS[1]) "
+			    "if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end "
+			    "if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end "
+			    "return v";
+/* take the lease from a gone instance of the same consumer (if it still holds it) */
+static const char TAKEOVER[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+			       "redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0";
 
 static void nap(long ms)
 {
@@ -49,17 +65,106 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Take or renew the lease: 1 held, 0 another consumer holds it, -1 connection lost. */
+/* this process's instance name and lease value (rread_run fills them in) */
+static char instance[160], lease_val[160 + RREAD_CONSUMER_MAX + 2];
+
+static void make_instance(const char *consumer)
+{
+	char host[64] = "host";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = 0;
+	for (char *p = host; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			*p = '_';
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long r = ((unsigned long long)ts.tv_sec * 1000000007ULL) ^ (unsigned long long)ts.tv_nsec ^
+			       ((unsigned long long)getpid() << 32);
+	snprintf(instance, sizeof instance, "redis-read-%s-%ld-%08llx", host, (long)getpid(), r & 0xffffffffULL);
+	snprintf(lease_val, sizeof lease_val, "%s %s", instance, consumer);
+}
+
+/* Name this connection after the instance (CLIENT SETNAME); 0, or -1 when the connection was lost. */
+static int name_connection(struct rconn *rc)
+{
+	const char *av[] = {"CLIENT", "SETNAME", instance};
+	redisReply *r = rc_cmd(rc, 3, av, NULL, NULL);
+	if (!r)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Is a connection named name open on the server?  1 yes, 0 no, -1 connection lost. */
+static int instance_alive(struct rconn *rc, const char *name)
+{
+	const char *av[] = {"CLIENT", "LIST", "TYPE", "normal"};
+	redisReply *r = rc_cmd(rc, 4, av, NULL, NULL);
+	if (!r)
+		return -1;
+	int alive = 0;
+	if (r->type == REDIS_REPLY_STRING) {
+		char pat[200];
+		snprintf(pat, sizeof pat, " name=%s ", name);
+		alive = strstr(r->str, pat) != NULL;
+	}
+	freeReplyObject(r);
+	return alive;
+}
+
+/*
+ * Take or renew the lease: 1 held, 0 another consumer holds it, 2 another
+ * process with our consumer name holds it and is still connected, -1
+ * connection lost.
+ */
 static int lease(struct rconn *rc, const struct rread_opts *o, const char *key)
 {
 	char ms[32];
 	snprintf(ms, sizeof ms, "%llu", (unsigned long long)o->lease_ms);
-	const char *av[] = {"EVAL", RENEW, "1", key, o->consumer, ms};
+	const char *av[] = {"EVAL", RENEW, "1", key, lease_val, ms};
 	redisReply *r = rc_cmd(rc, 6, av, NULL, NULL);
+	if (!r)
+		return -1;
+	if (r->type == REDIS_REPLY_INTEGER) {
+		int held = r->integer == 1;
+		freeReplyObject(r);
+		return held;
+	}
+	/* the holder: "INSTANCE CONSUMER" (the instance has no space) */
+	char holder[sizeof lease_val] = "", *sp = NULL;
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof holder) {
+		memcpy(holder, r->str, r->len);
+		holder[r->len] = 0;
+		sp = strchr(holder, ' ');
+	}
+	freeReplyObject(r);
+	if (!sp || strcmp(sp + 1, o->consumer))
+		return 0; /* another consumer's lease */
+	*sp = 0;
+	int alive = instance_alive(rc, holder);
+	/* A process killed a moment ago may still be listed until the server
+	 * has seen its socket close: give it a second before calling it a
+	 * second process of our name (a restart then goes on at once). */
+	static int graced;
+	for (int i = 0; alive == 1 && !graced && i < 20 && !*o->stop; i++) {
+		nap(50);
+		alive = instance_alive(rc, holder);
+	}
+	graced = 1;
+	if (alive)
+		return alive < 0 ? -1 : 2;
+	/* our consumer name, its process gone: take over at once */
+	*sp = ' ';
+	const char *tv[] = {"EVAL", TAKEOVER, "1", key, holder, lease_val, ms};
+	r = rc_cmd(rc, 7, tv, NULL, NULL);
 	if (!r)
 		return -1;
 	int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
+	if (held) {
+		*sp = 0;
+		note("took the lease %s from %s (gone)", key, holder);
+	}
 	return held;
 }
 
@@ -114,8 +219,10 @@ struct rstream {
 	redisReply *reply; /* the entries of the last read of this stream (owned by top) */
 	redisReply *top;
 	size_t pos;
-	int64_t head; /* seq of reply->element[pos] */
-	int64_t *la;  /* per entry: the highest block of the entries after it (up to a reorg), or -1 */
+	int64_t head;  /* seq of reply->element[pos] */
+	int64_t *la;   /* per entry: one stream: the highest block of the entries after it (up to a
+			* reorg), or -1; several: the entry's own highest block, -1 none, -2 a reorg */
+	int64_t *eseq; /* several streams: per entry, its seq */
 	size_t la_cap;
 	uint64_t wm; /* a message still to come has milliseconds >= wm (valid while no entry is buffered) */
 };
@@ -153,25 +260,101 @@ static const char *payload_of(redisReply *e, size_t *plen)
  * be reverted by a reorg deeper than the journal, which is refused anyway
  * -- so the frame needs no undo journal (catch-up: about half the deltas).
  */
-static void look_ahead(struct rstream *s)
+static void look_ahead(struct rstream *s, int multi)
 {
 	size_t n = s->reply->elements;
 	if (n > s->la_cap) {
 		s->la = xrealloc(s->la, n * sizeof *s->la);
+		s->eseq = xrealloc(s->eseq, n * sizeof *s->eseq);
 		s->la_cap = n;
 	}
 	int64_t after = -1;
 	for (size_t i = n; i-- > 0;) {
-		s->la[i] = after;
 		size_t plen = 0;
-		const char *p = payload_of(s->reply->element[i], &plen);
+		redisReply *e = s->reply->element[i];
+		const char *p = payload_of(e, &plen);
 		int64_t mb;
 		int r = p ? rdx_scan(p, plen, &mb) : -1;
+		if (multi) {
+			s->la[i] = r != 0 ? -2 : mb < 0 ? -1
+							: mb;
+			if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+				rdx_id_to_seq(e->element[0]->str, e->element[0]->len, &s->eseq[i]) < 0) {
+				s->eseq[i] = -1;
+				s->la[i] = -2; /* unreadable: a barrier, as a reorg */
+			}
+			continue;
+		}
+		s->la[i] = after;
 		if (r != 0)
 			after = -1; /* a reorg (or bad) message: nothing before it is final by what follows */
 		else if (mb > after)
 			after = mb;
 	}
+}
+
+/* (seq, place) order of the merged streams */
+static int key_lt(int64_t sa, int ia, int64_t sb, int ib)
+{
+	return sa < sb || (sa == sb && ia < ib);
+}
+
+/* at most this many entries a stream are looked at for one frame's head (a lower head only journals more) */
+#define LA_SCAN 4096
+
+/*
+ * The look-ahead "head" of the merged streams for the head entry of s (the
+ * smallest of every buffer): the highest block of the entries that are
+ * certain to be written after it and before anything not yet read, up to
+ * the first reorg (or unreadable) message among them.  Not yet read: of a
+ * stream with entries buffered, what comes after its last one; of a stream
+ * with none, what has an id of at least its watermark (merge_loop writes
+ * the head only once every such watermark is past it).  -1 when nothing
+ * qualifies.
+ */
+static int64_t merged_head(const struct rread_opts *o, const struct rstream *st, const struct rstream *s)
+{
+	int ns = o->nstreams;
+	int64_t cseq = INT64_MAX, cur = s->eseq[s->pos];
+	int cidx = 0;
+	if (cur < 0)
+		return -1;
+	/* the cut (exclusive): the first key that could be unread, or a reorg */
+	for (int y = 0; y < ns; y++) {
+		const struct rstream *t = &st[y];
+		if (!nbuf(t)) {
+			int64_t w = (int64_t)(t->wm << RDX_SEQ_BITS);
+			if (key_lt(w, 0, cseq, cidx))
+				cseq = w, cidx = 0;
+			continue;
+		}
+		if (t->la_cap < t->reply->elements)
+			return -1;
+		size_t last = t->reply->elements - 1;
+		if (key_lt(t->eseq[last], y + 1, cseq, cidx))
+			cseq = t->eseq[last], cidx = y + 1;
+		size_t from = t == s ? t->pos + 1 : t->pos, scan = 0;
+		for (size_t i = from; i < t->reply->elements && scan < LA_SCAN; i++, scan++)
+			if (t->la[i] == -2) {
+				if (key_lt(t->eseq[i], y, cseq, cidx))
+					cseq = t->eseq[i], cidx = y;
+				break;
+			}
+	}
+	int64_t head = -1;
+	for (int y = 0; y < ns; y++) {
+		const struct rstream *t = &st[y];
+		if (!nbuf(t))
+			continue;
+		size_t from = t == s ? t->pos + 1 : t->pos, scan = 0;
+		for (size_t i = from; i < t->reply->elements && scan < LA_SCAN; i++, scan++) {
+			if (!key_lt(t->eseq[i], y, cseq, cidx) || !key_lt(cur, s->idx, t->eseq[i], y))
+				break;
+			if (t->la[i] > head)
+				head = t->la[i];
+		}
+	}
+	return head;
 }
 
 /* The head's seq (an unreadable id: -1, refused when written). */
@@ -201,12 +384,13 @@ static void take(struct rstream *s, redisReply *top, redisReply *ents, int ahead
 	s->reply = ents;
 	s->pos = 0;
 	if (ahead)
-		look_ahead(s);
+		look_ahead(s, ahead > 1);
 	set_head(s);
 }
 
 /* Write the head entry of s as a frame; 0, or -65 for a bad message. */
-static int emit_head(struct rconn *rc, const struct rread_opts *o, struct rstream *s, struct sb *out)
+static int emit_head(struct rconn *rc, const struct rread_opts *o, const struct rstream *st, struct rstream *s,
+	struct sb *out)
 {
 	redisReply *e = s->reply->element[s->pos];
 	const char *id = e->element[0]->str;
@@ -224,7 +408,9 @@ static int emit_head(struct rconn *rc, const struct rread_opts *o, struct rstrea
 		int64_t seq = -1;
 		rdx_id_to_seq(id, strlen(id), &seq);
 		int64_t driver = seq < 0 ? -1 : rdx_driver(seq, s->idx, o->nstreams);
-		int64_t head = s->la_cap >= s->reply->elements && o->nstreams == 1 ? s->la[s->pos] : -1;
+		int64_t head = s->la_cap < s->reply->elements ? -1
+			       : o->nstreams == 1	      ? s->la[s->pos]
+							      : merged_head(o, st, s);
 		if (!payload || memchr(payload, 0, plen) || rdx_frame(s->name, id, driver, head, payload, plen, out) < 0) {
 			char reason[600], dead[300];
 			snprintf(reason, sizeof reason, "unable to frame message %s of stream %s: %s", id, s->name,
@@ -309,7 +495,7 @@ static int read_streams(struct rconn *rc, const struct rread_opts *o, struct rst
 				/* keep the whole reply alive once per stream: copy the element out of it */
 				se->element[1] = NULL;
 				redisReply *holder = ents;
-				take(s, holder, holder, o->nstreams == 1);
+				take(s, holder, holder, o->nstreams == 1 ? 1 : 2);
 				if (s->cursor[0] != '>')
 					snprintf(s->cursor, sizeof s->cursor, "%s", ents->element[ents->elements - 1]->element[0]->str);
 			} else
@@ -371,7 +557,7 @@ static int merge_loop(struct rconn *rc, const struct rread_opts *o, struct rstre
 				if (!nbuf(&st[i]) && st[i].wm <= ms)
 					want[nw++] = i;
 			if (!nw) {
-				if (emit_head(rc, o, best, out) < 0)
+				if (emit_head(rc, o, st, best, out) < 0)
 					return -65;
 				continue;
 			}
@@ -415,6 +601,7 @@ int rread_run(const struct rread_opts *o)
 	snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)o->count);
 	snprintf(idle, sizeof idle, "%llu", (unsigned long long)o->claim_idle_ms);
 	memset(st, 0, sizeof st);
+	make_instance(o->consumer);
 	int rc_exit = 0;
 	while (!*o->stop) {
 		for (int i = 0; i < o->nstreams; i++) {
@@ -426,6 +613,8 @@ int rread_run(const struct rread_opts *o)
 		}
 		if (!rc.c && rc_connect(&rc) < 0)
 			break;
+		if (name_connection(&rc) < 0)
+			continue;
 		int lost = 0;
 		for (int i = 0; i < o->nstreams && !lost; i++) {
 			const char *cg[] = {"XGROUP", "CREATE", o->streams[i], o->group, "0", "MKSTREAM"};
@@ -439,10 +628,13 @@ int rread_run(const struct rread_opts *o)
 			continue;
 		int held = 0;
 		int waited = 0;
-		while (!*o->stop && (held = lease(&rc, o, key)) == 0) {
-			if (!waited)
-				note("standby: another consumer of group %s holds %s", o->group, key);
-			waited = 1;
+		while (!*o->stop && ((held = lease(&rc, o, key)) == 0 || held == 2)) {
+			if (waited != held + 1)
+				note(held == 2 ? "standby: consumer %s of group %s is already running (another process holds %s "
+						 "under that name and is connected): give each process its own consumer name"
+					       : "standby: another consumer%.0s of group %s holds %s",
+					o->consumer, o->group, key);
+			waited = held + 1;
 			nap((long)(o->lease_ms / 3 + 1));
 		}
 		if (*o->stop || held < 0)
@@ -476,11 +668,12 @@ int rread_run(const struct rread_opts *o)
 	for (int i = 0; i < o->nstreams; i++) {
 		drop(&st[i]);
 		free(st[i].la);
+		free(st[i].eseq);
 	}
 	if (rc.c && rc_exit == 0) {
 		/* give the lease up at once: a standby need not wait for it to expire */
 		const char *del[] = {"EVAL", "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
-			"1", key, o->consumer};
+			"1", key, lease_val};
 		redisReply *r = rc_cmd(&rc, 5, del, NULL, NULL);
 		if (r)
 			freeReplyObject(r);

@@ -9,6 +9,9 @@
 #include <signal.h>
 #include <stdint.h>
 
+/* the longest consumer name redis-read takes (the lease's value holds it) */
+#define RREAD_CONSUMER_MAX 200
+
 struct rread_opts {
 	const char *url, *socket, *group, *consumer, *dead_letter, *reject_file;
 	const char **streams; /* one or more; their order gives the frames' driver_ids (rdx_driver) */
