@@ -5,7 +5,7 @@
 #   test_done
 #
 # Helpers: test_cmp A B, test_must_fail [--code N] cmd..., test_when_finished cmd,
-# test_json [--slurp] FILE FILTER, skip_all "reason".  $BIN is where the
+# test_json [--slurp] FILE FILTER, wait_until [SECONDS] cmd..., skip_all "reason".  $BIN is where the
 # programs are (make check sets it), $TEST_DIR a fresh scratch directory
 # removed at exit (kept with KEEP_TEST_DIR=1), $SRC the project root.
 # Works under dash (#!/bin/sh) and bash.  See tests/README.
@@ -97,6 +97,23 @@ test_must_fail() {
 	if [ $rc -gt 128 ] && [ $rc -ne 141 ]; then echo "test_must_fail: '$*' died by signal $((rc - 128))" >&2; return 1; fi
 	if [ -n "$want" ] && [ "$rc" != "$want" ]; then echo "test_must_fail: '$*' exited $rc, wanted $want" >&2; return 1; fi
 	return 0
+}
+
+# wait_until [SECONDS] CMD...: run CMD every 0.1 s until it succeeds, at most
+# SECONDS (default 120); on timeout say what was waited for and fail.
+wait_until() {
+	local n=1200 i=0
+	if [ $# -gt 1 ]; then
+		case $1 in
+		'' | *[!0-9]*) ;;
+		*) n=$(($1 * 10)) && shift ;;
+		esac
+	fi
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -lt $n ] || { echo "timed out after $((n / 10)) s waiting for: $*"; return 1; }
+		sleep 0.1
+	done
 }
 
 test_cmp() {

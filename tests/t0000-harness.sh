@@ -124,4 +124,12 @@ test_expect_success 'test_json: empty file, bad JSON, bad filter, missing file f
 	test_json one.json ".a == 1"
 '
 
+test_expect_success 'wait_until: a condition that comes true, a timeout that fails and says so' '
+	rm -f later && { sleep 0.3 && : >later; } &
+	wait_until 30 test -e later &&
+	wait_until test -e later &&
+	! wait_until 1 test -e never >out &&
+	grep -q "timed out after 1 s waiting for: test -e never" out
+'
+
 test_done

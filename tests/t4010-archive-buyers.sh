@@ -15,19 +15,7 @@ last_seq() { grep '"op":"begin"' "$1" | tail -n 1 | sed 's/.*"seq":\([0-9]*\).*/
 buyer_rows() { grep -c '"op":"put","table":"Option_Buyers"' "$1"; }
 round_rows() { grep -c '"op":"put","table":"Option_Rounds"' "$1"; }
 
-start_pipeline() {
-	run-pipeline --run-dir "$TEST_DIR/run" "$@" >/dev/null 2>>"$TEST_DIR/pipeline.log" &
-	echo $! >"$TEST_DIR/pipeline.pid"
-}
-stop_pipeline() {
-	[ -f "$TEST_DIR/pipeline.pid" ] || return 0
-	pid=$(cat "$TEST_DIR/pipeline.pid")
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-	rm -f "$TEST_DIR/pipeline.pid"
-	return 0
-}
-test_when_finished 'stop_pipeline'
+test_when_finished 'pl_unsupervise pl'
 
 test_expect_success 'set up: a chain whose reorgs revert a settlement, split right after one' '
 	pl-migrate >/dev/null &&
@@ -44,7 +32,7 @@ test_expect_success 'set up: a chain whose reorgs revert a settlement, split rig
 
 test_expect_success 'after the reorg that reverts a settlement: snapshot == offline dump' '
 	pg-produce --quiet <first &&
-	start_pipeline &&
+	pl_supervise pl &&
 	pg_wait_checkpoint $(last_seq first) &&
 	pg-snapshot -o got1 && test_cmp expect1 got1
 '

@@ -20,17 +20,6 @@ alive() {
 }
 dead() { ! alive "$1"; }
 
-# wait_until SECONDS CMD...: until CMD succeeds, polling every 0.1 s
-wait_until() {
-	local n=$(($1 * 10)) i=0
-	shift
-	while ! "$@"; do
-		i=$((i + 1))
-		[ $i -lt $n ] || { echo "timed out after $((n / 10)) s waiting for: $*"; return 1; }
-		sleep 0.1
-	done
-}
-
 # start NAME ARGS...: a supervisor on run dir NAME in the background (its pid
 # in NAME.pid, its log in NAME.log)
 start() {

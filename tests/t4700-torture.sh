@@ -40,16 +40,6 @@ T=$TEST_DIR
 count() { echo "$2" >>"$T/fig.$1"; }
 figure() { if [ -f "$T/fig.$1" ]; then wc -l <"$T/fig.$1"; else echo 0; fi; }
 
-# wait_until SECONDS CMD...: until CMD succeeds, polling every 0.1 s
-wait_until() {
-	local n=$(($1 * 10)) i=0
-	shift
-	while ! "$@"; do
-		i=$((i + 1))
-		[ $i -lt $n ] || { echo "timed out after $((n / 10)) s waiting for: $*"; return 1; }
-		sleep 0.1
-	done
-}
 supervisor() { cat "$T/sup.pid"; }
 start_supervisor() {
 	run-pipeline --run-dir "$T/run" --acks /dev/null >/dev/null 2>>"$T/sup.log" &

@@ -18,15 +18,6 @@ export PL_TEST_NO_SLEEP=1 CONSUMER_NAME=c1
 S=intuition
 test_when_finished 'pl_unsupervise ix; pl_unsupervise ix2'
 
-# wait_until CMD...: until CMD succeeds; 120 s at most
-wait_until() {
-	local i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "timed out waiting for: $*"; return 1; }
-		sleep 0.1
-	done
-}
 pending() { rcli XPENDING $S postgres-sync | head -n 1; }
 no_pending() { [ "$(pending)" = 0 ]; }
 caught_up() { pg_wait_checkpoint "$(ix_last_seq $S)" intuition || { cat ix.log ix2.log 2>/dev/null; false; }; }

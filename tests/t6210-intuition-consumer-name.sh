@@ -15,15 +15,6 @@ export PL_TEST_NO_SLEEP=1
 S=intuition
 test_when_finished 'for f in "$TEST_DIR"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done; true'
 
-# wait_until CMD...: until CMD succeeds; 120 s at most
-wait_until() {
-	local i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "timed out waiting for: $*"; return 1; }
-		sleep 0.1
-	done
-}
 frames() { grep -c '"op":"begin"' "$1" 2>/dev/null || true; }
 has_frames() { [ "$(frames "$1")" -ge "$2" ]; }
 # reader NAME CONSUMER: redis-read in the background, frames in NAME.out, log

@@ -17,14 +17,6 @@ export IX_STREAM=ix:terms,ix:positions,ix:other
 A=ix:terms B=ix:positions C=ix:other
 test_when_finished 'pl_unsupervise ix'
 
-wait_until() {
-	local i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "timed out waiting for: $*"; return 1; }
-		sleep 0.1
-	done
-}
 # the largest seq of the three streams' last messages
 last_seq() {
 	local s m=0 v

@@ -24,14 +24,6 @@ stop_foreman() {
 }
 test_when_finished 'stop_foreman; pl_unsupervise ix'
 
-wait_until() {
-	local i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "timed out waiting for: $*"; return 1; }
-		sleep 0.1
-	done
-}
 last_seq() {
 	local s m=0 v
 	for s in $A $B $C; do
