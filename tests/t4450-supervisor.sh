@@ -164,6 +164,35 @@ test_expect_success 'stall watchdog: a stopped stage with work waiting is named,
 	stop b
 '
 
+# sigterm_pending PID: a SIGTERM waits for the (stopped) process PID
+sigterm_pending() {
+	local m
+	m=$(awk '$1 == "ShdPnd:" { print $2 }' /proc/$1/status 2>/dev/null) && [ -n "$m" ] &&
+		[ $((0x$m & 0x4000)) != 0 ]
+}
+
+# A stage killed by someone else's SIGKILL after the supervisor, stopping
+# the formation, had sent it a SIGTERM is the cause of its own exit: seen in
+# t6200 (ix-apply SIGKILLed, observed still dying when redis-ack's exit at
+# EOF was handled; the log blamed "pg-write exited with 0").  Here the same
+# order made certain: block-fetch stopped, pg-write ended by SIGTERM (0),
+# the supervisor's SIGTERM pending for block-fetch, then SIGKILL.
+test_expect_success 'a stage SIGKILLed by another after our SIGTERM is named as the cause' '
+	start e &&
+	wait_until 60 started e 1 &&
+	wait_until 60 has_stages e &&
+	bf=$(stage_pid e block-fetch) && pw=$(stage_pid e pg-write) && test -n "$bf" && test -n "$pw" &&
+	kill -STOP $bf &&
+	kill -TERM $pw &&
+	wait_until 60 sigterm_pending $bf &&
+	kill -KILL $bf &&
+	wait_until 60 grep -q "the formation stopped" e.log &&
+	grep "the formation stopped" e.log >stopped &&
+	{ grep -q "run-pipeline: block-fetch exited with 137; the formation stopped (then: pg-listen stopped, " stopped || { cat stopped; false; }; } &&
+	wait_until 60 started e 2 &&
+	stop e
+'
+
 test_expect_success 'the database equals the offline replay of the whole chain' '
 	pg-snapshot -o got && test_cmp expect got &&
 	test "$(pg_sql -c "SELECT count(*) FROM driver_events WHERE NOT is_processed")" = 0
