@@ -48,8 +48,8 @@ test_expect_success 'B starts as a standby; its listener is held while A applies
 test_expect_success 'A stops, more items arrive, B takes over' '
 	stop a &&
 	pg-produce --quiet <p3 &&
-	kill -CONT "$(cat listener)" &&
-	pg_wait_checkpoint "$(last_seq chain)"
+	{ kill -CONT "$(cat listener)" && pg_wait_checkpoint "$(last_seq chain)" ||
+		{ echo "# b.log:"; cat "$TEST_DIR/b.log"; echo "# a.log:"; tail -n 20 "$TEST_DIR/a.log"; false; }; }
 '
 
 test_expect_success 'B noticed its stale state and restarted instead of committing it' '
