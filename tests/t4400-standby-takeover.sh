@@ -23,7 +23,10 @@ wait_log() {
 		sleep 0.1
 	done
 }
-test_when_finished 'pkill -CONT -f "pg-listen --pipeline" 2>/dev/null; stop a; stop b'
+# the listener this script stopped, and no other process: a pkill by name
+# here continued the listener another script on the machine held (two
+# suites side by side failed this way)
+test_when_finished '[ -s "$TEST_DIR/listener" ] && kill -CONT "$(cat "$TEST_DIR/listener")" 2>/dev/null; stop a; stop b'
 
 test_expect_success 'set up: a chain with reorgs in three parts, A active on the first' '
 	pl-migrate >/dev/null &&
