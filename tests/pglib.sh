@@ -71,6 +71,11 @@ pl_supervise() {
 	echo $! >"$TEST_DIR/$name.pid"
 }
 
+# pl_stage_pid NAME STAGE: the pid of STAGE in supervisor NAME's current
+# formation (its run directory's stages.pid); pl_has_stage: it runs.
+pl_stage_pid() { awk -v n="$2" '$3 == n { print $1 }' "$TEST_DIR/run-$1/stages.pid" 2>/dev/null; }
+pl_has_stage() { local p; p=$(pl_stage_pid "$1" "$2") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
 # pl_unsupervise NAME: SIGTERM the supervisor NAME and wait until it is gone.
 pl_unsupervise() {
 	[ -f "$TEST_DIR/$1.pid" ] || return 0

@@ -21,15 +21,13 @@ test_when_finished 'pl_unsupervise ix; pl_unsupervise ix2'
 pending() { rcli XPENDING $S postgres-sync | head -n 1; }
 no_pending() { [ "$(pending)" = 0 ]; }
 caught_up() { pg_wait_checkpoint "$(ix_last_seq $S)" intuition || { cat ix.log ix2.log 2>/dev/null; false; }; }
-stage_pid() { awk -v n="$2" '$3 == n { print $1 }' "run-$1/stages.pid" 2>/dev/null; }
-has_stage() { local p; p=$(stage_pid "$1" "$2") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 starts() { grep -c "pipeline started" "$1.log"; }
 more_starts() { [ "$(starts "$1")" -gt "$2" ]; }
 # kill_stage SUPERVISOR STAGE: SIGKILL the stage, wait for the formation to be restarted
 kill_stage() {
 	local n p
-	wait_until has_stage "$1" "$2" || return 1
-	n=$(starts "$1") p=$(stage_pid "$1" "$2")
+	wait_until pl_has_stage "$1" "$2" || return 1
+	n=$(starts "$1") p=$(pl_stage_pid "$1" "$2")
 	kill -9 "$p" && wait_until more_starts "$1" "$n"
 }
 # the database equals the model, value by value
@@ -75,7 +73,7 @@ test_expect_success 'Redis itself killed with SIGKILL (AOF): nothing lost, nothi
 '
 
 test_expect_success 'a crash between COMMIT and XACK re-delivers; the checkpoint makes it a no-op' '
-	wait_until has_stage ix redis-ack && p=$(stage_pid ix redis-ack) && kill -STOP "$p" &&
+	wait_until pl_has_stage ix redis-ack && p=$(pl_stage_pid ix redis-ack) && kill -STOP "$p" &&
 	head -n 30 part4 | ix_feed $S &&
 	caught_up &&
 	test "$(pending)" -gt 0 &&

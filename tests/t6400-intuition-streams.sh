@@ -17,26 +17,15 @@ export IX_STREAM=ix:terms,ix:positions,ix:other
 A=ix:terms B=ix:positions C=ix:other
 test_when_finished 'pl_unsupervise ix'
 
-# the largest seq of the three streams' last messages
-last_seq() {
-	local s m=0 v
-	for s in $A $B $C; do
-		v=$(ix_last_seq $s)
-		[ "$v" -gt $m ] && m=$v
-	done
-	echo $m
-}
-caught_up() { pg_wait_checkpoint "$(last_seq)" intuition || { cat ix.log; false; }; }
+caught_up() { pg_wait_checkpoint "$(ix_last_seq_max $A $B $C)" intuition || { cat ix.log; false; }; }
 pending() { rcli XPENDING "$1" postgres-sync | head -n 1; }
 no_pending() { [ "$(pending $A)" = 0 ] && [ "$(pending $B)" = 0 ] && [ "$(pending $C)" = 0 ]; }
-stage_pid() { awk -v n="$2" '$3 == n { print $1 }' "run-$1/stages.pid" 2>/dev/null; }
-has_stage() { local p; p=$(stage_pid "$1" "$2") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 starts() { grep -c "pipeline started" "$1.log"; }
 more_starts() { [ "$(starts "$1")" -gt "$2" ]; }
 kill_stage() {
 	local n p
-	wait_until has_stage "$1" "$2" || return 1
-	n=$(starts "$1") p=$(stage_pid "$1" "$2")
+	wait_until pl_has_stage "$1" "$2" || return 1
+	n=$(starts "$1") p=$(pl_stage_pid "$1" "$2")
 	kill -9 "$p" && wait_until more_starts "$1" "$n"
 }
 

@@ -24,19 +24,9 @@ stop_foreman() {
 }
 test_when_finished 'stop_foreman; pl_unsupervise ix'
 
-last_seq() {
-	local s m=0 v
-	for s in $A $B $C; do
-		v=$(ix_last_seq $s)
-		[ "$v" -gt $m ] && m=$v
-	done
-	echo $m
-}
-caught_up() { pg_wait_checkpoint "$(last_seq)" intuition || { cat ix.log foreman.log 2>/dev/null; false; }; }
+caught_up() { pg_wait_checkpoint "$(ix_last_seq_max $A $B $C)" intuition || { cat ix.log foreman.log 2>/dev/null; false; }; }
 pending() { rcli XPENDING "$1" postgres-sync | head -n 1; }
 no_pending() { [ "$(pending $A)" = 0 ] && [ "$(pending $B)" = 0 ] && [ "$(pending $C)" = 0 ]; }
-stage_pid() { awk -v n="$2" '$3 == n { print $1 }' "run-$1/stages.pid" 2>/dev/null; }
-has_stage() { local p; p=$(stage_pid "$1" "$2") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
 test_expect_success 'set up: a history over three streams' '
 	pl-migrate >/dev/null &&
@@ -80,7 +70,7 @@ test_expect_success 'a message moved past with redis-ack --skip is left out of t
 test_expect_success 'the stall watchdog covers the pipeline: a stopped stage, messages waiting' '
 	pl_unsupervise ix && : >ix.log &&
 	pl_supervise ix --pipeline intuition --stall-timeout 4 &&
-	wait_until has_stage ix pg-write && p=$(stage_pid ix pg-write) &&
+	wait_until pl_has_stage ix pg-write && p=$(pl_stage_pid ix pg-write) &&
 	kill -STOP "$p" &&
 	ix_route_feed $A $B $C <part3 &&
 	wait_until grep -q "stalled: work items wait" ix.log &&

@@ -72,6 +72,15 @@ ix_last_seq() {
 	id=$(rcli XREVRANGE "$1" + - COUNT 1 | head -n 1)
 	echo $(((${id%-*} << 16) + ${id#*-}))
 }
+# ix_last_seq_max STREAM...: the largest seq of the streams' last messages
+ix_last_seq_max() {
+	local s m=0 v
+	for s in "$@"; do
+		v=$(ix_last_seq "$s")
+		[ "$v" -gt $m ] && m=$v
+	done
+	echo $m
+}
 
 # ix_route_resp STREAM_TERMS STREAM_POSITIONS STREAM_OTHER: records on stdin ->
 # redis-cli --pipe commands that XADD each message to one of three streams by
