@@ -25,6 +25,7 @@ static void close_block(struct dl *dl)
 		struct outl *v;
 		size_t n = dl_changed_sorted(dl, &dl->blk, &v, 1);
 		struct jblock *pb = NULL;
+		uint64_t unit = n ? ++dl->junit : 0; /* this frame's changes in this block */
 		for (size_t i = 0; i < n; i++) {
 			struct touch *t = v[i].t;
 			if (!pb) {
@@ -42,7 +43,7 @@ static void close_block(struct dl *dl)
 				}
 			}
 			dl_add_undo_line(dl, &dl->undo, dl->cur_block, &dl->cur_hash, (int)t->tab, t->key, t->before);
-			dl_jblock_add(dl, pb, (int)t->tab, t->key, t->before);
+			dl_jblock_add(dl, pb, (int)t->tab, t->key, t->before, unit);
 			t->before = NULL; /* ownership moved to the journal */
 		}
 		dl_ts_clear(dl, &dl->blk);
@@ -321,13 +322,14 @@ static void commit_journal(struct dl *dl, struct outl *v, size_t n)
 		for (struct jblock *p = dl->pending; p; p = p->next) {
 			struct jblock *b = dl_journal_block(dl, p->number, &p->hash);
 			for (uint32_t i = 0; i < p->n; i++) {
-				dl_jblock_add(dl, b, (int)p->e[i].tab, dl_je_key(p, &p->e[i]), p->e[i].before);
+				dl_jblock_add(dl, b, (int)p->e[i].tab, dl_je_key(p, &p->e[i]), p->e[i].before, p->e[i].unit);
 				p->e[i].before = NULL;
 			}
 		}
 	} else {
+		uint64_t unit = n ? ++dl->junit : 0;
 		for (size_t i = 0; i < n; i++) {
-			dl_jblock_add(dl, fb, (int)v[i].t->tab, v[i].t->key, v[i].t->before);
+			dl_jblock_add(dl, fb, (int)v[i].t->tab, v[i].t->key, v[i].t->before, unit);
 			v[i].t->before = NULL;
 		}
 	}
@@ -429,33 +431,21 @@ static void emit_frame(struct dl *dl, struct sb *out)
 
 /*
  * A RevertBlock frame with fork_block F (a source's reorg notice, e.g.
- * rindexer's __rindexer_reorg): every journaled block above F is reverted,
- * newest first, each as a RevertBlock delta frame of its own (driver ids
- * driver_id, driver_id+1, ... under the same seq), so pg-write restores and
- * drops each block's journal as for any revert.  Nothing above F: one empty
- * frame, so that the work item is recorded.
+ * rindexer's __rindexer_reorg): every journaled block above F is reverted
+ * (dl_revert_fork: in the reverse order of recording), each block as a
+ * RevertBlock delta frame of its own (driver ids driver_id, driver_id+1,
+ * ... under the same seq), so pg-write restores and drops each block's
+ * journal as for any revert.  Nothing above F: one empty frame, so that the
+ * work item is recorded.
  */
 static int fork_end(struct dl *dl, struct sb *out)
 {
-	int64_t base = dl->f_driver, i = 0;
-	for (;;) {
-		struct jblock *b = NULL;
-		for (struct jblock *x = dl->jhead; x; x = x->next)
-			if ((int64_t)x->number > dl->fork && (!b || x->number > b->number))
-				b = x;
-		if (!b)
-			break;
-		dl->f_hash = b->hash;
-		dl->f_block = (int64_t)b->number;
-		dl->f_driver = base + i++;
-		dl->err_kind = FR_REJ_REVERT;
-		if (dl_revert(dl) < 0)
-			return -1;
-		dl->err_kind = FR_REJ_SYNTAX;
-		emit_frame(dl, out);
-		dl_ts_clear(dl, &dl->frame);
-	}
-	if (!i) {
+	dl->err_kind = FR_REJ_REVERT;
+	int sent = dl_revert_fork(dl, out, emit_frame);
+	if (sent < 0)
+		return -1;
+	dl->err_kind = FR_REJ_SYNTAX;
+	if (!sent) {
 		dl->kind = FR_KIND_RANGE;
 		dl->f_block = 0;
 		u256_zero(&dl->f_hash);

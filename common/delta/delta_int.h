@@ -32,14 +32,17 @@ struct touchset {
 };
 
 /*
- * A journal entry: 16 bytes.  Its key is the before-image's (whose first
+ * A journal entry: 24 bytes.  Its key is the before-image's (whose first
  * keylen bytes are the key); a row that did not exist has its key in the
- * block's key buffer instead (dl_je_key).
+ * block's key buffer instead (dl_je_key).  `unit` numbers the journal's
+ * units -- one frame's changes in one block -- in the order they were
+ * recorded; a block's entries are in that order too.
  */
 struct jentry {
 	uint32_t tab;
 	uint32_t koff; /* before == NULL: offset of the key in the block's keys */
 	void *before;  /* owned copy or NULL */
+	uint64_t unit;
 };
 
 struct jblock {
@@ -68,6 +71,7 @@ struct dl {
 
 	/* journal, oldest block first */
 	struct jblock *jhead, *jtail;
+	uint64_t junit; /* the last journal unit number given out */
 	uint64_t finalized;
 	int have_cp;
 	int64_t cp_driver, cp_seq;
@@ -145,7 +149,7 @@ int dl_cmp_keytext(const struct sb *keys, size_t ao, size_t al, size_t bo, size_
 
 /* journal.c */
 struct jblock *dl_jblock_find(struct jblock *head, const u256 *hash);
-void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before);
+void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before, uint64_t unit);
 /* Drop journal block b at once, its changes final (on_final for each entry, as a prune). */
 void dl_journal_drop(struct dl *dl, struct jblock *b);
 void dl_jblock_free(struct dl *dl, struct jblock *b);
@@ -155,5 +159,8 @@ void dl_journal_prune(struct dl *dl);
 void dl_add_undo_line(struct dl *dl, struct sb *sb, uint64_t number, const u256 *hash, int tab, const void *key,
 	const void *before);
 int dl_revert(struct dl *dl);
+/* Revert every journaled block above the fork (dl->fork), emitting one
+ * RevertBlock delta frame per block through emit(dl, out). */
+int dl_revert_fork(struct dl *dl, struct sb *out, void (*emit)(struct dl *, struct sb *));
 
 #endif

@@ -18,7 +18,7 @@ struct jblock *dl_jblock_find(struct jblock *head, const u256 *hash)
 	return NULL;
 }
 
-void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before)
+void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, void *before, uint64_t unit)
 {
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 16;
@@ -28,6 +28,7 @@ void dl_jblock_add(struct dl *dl, struct jblock *b, int tab, const void *key, vo
 	e->tab = (uint32_t)tab;
 	e->koff = 0;
 	e->before = before;
+	e->unit = unit;
 	if (!before) {
 		size_t kl = (dl->tabs[tab].keylen + 7u) & ~(size_t)7;
 		if (b->klen + kl > b->kcap) {
@@ -158,7 +159,6 @@ static void restore_row(struct dl *dl, int tab, const void *key, const void *bef
 	dl_insert_row(dl, tab, before);
 }
 
-/* Undo the block of the frame in progress (dl->f_hash) from the journal. */
 /* The table of a row that both journal blocks changed, or -1. */
 static int overlap(const struct dl *dl, const struct jblock *a, const struct jblock *b)
 {
@@ -170,6 +170,46 @@ static int overlap(const struct dl *dl, const struct jblock *a, const struct jbl
 	return -1;
 }
 
+/*
+ * Undo entries [from, to) of journal block b, newest first: the touches of
+ * the frame in progress get their before-images (history rows included),
+ * then the rows are restored.
+ */
+static void undo_entries(struct dl *dl, struct jblock *b, uint32_t from, uint32_t to)
+{
+	dl->cur_block = b->number;
+	/* Pass 1: before-images of everything the revert touches, history rows included. */
+	for (uint32_t i = to; i-- > from;) {
+		struct jentry *e = &b->e[i];
+		const void *ekey = dl_je_key(b, e);
+		const struct dl_table *t = &dl->tabs[e->tab];
+		if (t->src < 0) {
+			dl_touch_row(dl, (int)e->tab, ekey, hm_get(&dl->tab[e->tab], ekey));
+			continue;
+		}
+		const struct dl_table *et = &dl->tabs[t->src];
+		const void *ent = hm_get(&dl->tab[t->src], ekey);
+		unsigned char img[DL_ROW_MAX];
+		uint64_t latest = 0;
+		if (ent) {
+			memcpy(&latest, (const unsigned char *)ent + et->latest_off, 8);
+			memset(img, 0, t->size);
+			t->image(ent, b->number, img);
+		}
+		struct touch *tt = dl_ts_touch(dl, &dl->frame, (int)e->tab, ekey,
+			ent && latest == b->number ? (void *)img : NULL, NULL);
+		dl_release_row(dl, (int)tt->tab, tt->after);
+		tt->after = dl_dup_row(dl, (int)e->tab, e->before);
+	}
+	/* Pass 2: restore, newest entry first. */
+	for (uint32_t i = to; i-- > from;) {
+		struct jentry *e = &b->e[i];
+		if (dl->tabs[e->tab].src < 0)
+			restore_row(dl, (int)e->tab, dl_je_key(b, e), e->before);
+	}
+}
+
+/* Undo the block of the frame in progress (dl->f_hash) from the journal. */
 int dl_revert(struct dl *dl)
 {
 	struct jblock *b = dl_jblock_find(dl->jhead, &dl->f_hash);
@@ -205,36 +245,104 @@ int dl_revert(struct dl *dl)
 					     "row of table %s that this block changed (revert it first)",
 					(unsigned long long)b->number, hb, (unsigned long long)x->number, dl->tabs[tab].name);
 		}
-	dl->cur_block = b->number;
-	/* Pass 1: before-images of everything the revert touches, history rows included. */
-	for (uint32_t i = b->n; i-- > 0;) {
-		struct jentry *e = &b->e[i];
-		const void *ekey = dl_je_key(b, e);
-		const struct dl_table *t = &dl->tabs[e->tab];
-		if (t->src < 0) {
-			dl_touch_row(dl, (int)e->tab, ekey, hm_get(&dl->tab[e->tab], ekey));
-			continue;
-		}
-		const struct dl_table *et = &dl->tabs[t->src];
-		const void *ent = hm_get(&dl->tab[t->src], ekey);
-		unsigned char img[DL_ROW_MAX];
-		uint64_t latest = 0;
-		if (ent) {
-			memcpy(&latest, (const unsigned char *)ent + et->latest_off, 8);
-			memset(img, 0, t->size);
-			t->image(ent, b->number, img);
-		}
-		struct touch *tt = dl_ts_touch(dl, &dl->frame, (int)e->tab, ekey,
-			ent && latest == b->number ? (void *)img : NULL, NULL);
-		dl_release_row(dl, (int)tt->tab, tt->after);
-		tt->after = dl_dup_row(dl, (int)e->tab, e->before);
-	}
-	/* Pass 2: restore, newest entry first. */
-	for (uint32_t i = b->n; i-- > 0;) {
-		struct jentry *e = &b->e[i];
-		if (dl->tabs[e->tab].src < 0)
-			restore_row(dl, (int)e->tab, dl_je_key(b, e), e->before);
-	}
+	undo_entries(dl, b, 0, b->n);
 	dl->st.reverted_blocks++;
 	return 0;
+}
+
+/*
+ * Revert every journaled block above the fork dl->fork.  Multi-block frames
+ * interleave in the journal: rindexer writes one message per event type and
+ * block range, so one message changes blocks 5..8 and the next (another
+ * event type) 5..8 again.  A row the second changed at block 6 after the
+ * first changed it at block 7 has, at block 6, a before-image holding block
+ * 7's change.  So the journal is undone unit by unit (one frame's changes in
+ * one block) in the reverse order of recording, across the blocks -- not
+ * block by block.  A block's RevertBlock frame goes out (emit) once none of
+ * its units is left and no higher block is still pending, with every row
+ * touched since the frame before it: each frame holds the rows' images at
+ * that point, so the frames applied in order end in the exact state.
+ *
+ * A kept block (at or below the fork) changed after the first change above
+ * the fork is a fork inside an interleaved range: its changes were made on
+ * top of ones being reverted, and before-images cannot take those out and
+ * keep these.  That reorg is refused before anything is reverted.
+ *
+ * Returns the number of frames emitted (0: nothing above the fork), -1 on
+ * error.
+ */
+struct fork_block {
+	struct jblock *b;
+	uint32_t left; /* entries not undone yet: [0, left) */
+	int sent;
+};
+
+int dl_revert_fork(struct dl *dl, struct sb *out, void (*emit)(struct dl *, struct sb *))
+{
+	struct fork_block *v = NULL;
+	size_t nb = 0, cap = 0;
+	uint64_t first = UINT64_MAX;
+	const struct jblock *fb = NULL;
+	for (struct jblock *x = dl->jhead; x; x = x->next) {
+		if ((int64_t)x->number <= dl->fork)
+			continue;
+		if (nb == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[nb++] = (struct fork_block){x, x->n, 0};
+		if (x->n && x->e[0].unit < first) {
+			first = x->e[0].unit;
+			fb = x;
+		}
+	}
+	for (const struct jblock *x = dl->jhead; x; x = x->next)
+		if ((int64_t)x->number <= dl->fork && x->n && x->e[x->n - 1].unit > first) {
+			free(v);
+			return error("unable to revert to fork block %lld exactly: block %llu, which stays, was changed "
+				     "after block %llu, above the fork (one message covered blocks on both sides of the fork "
+				     "and another was interleaved with it: see docs/intuition.md, \"Known limits\"); "
+				     "nothing was reverted",
+				(long long)dl->fork, (unsigned long long)x->number, (unsigned long long)fb->number);
+		}
+	int64_t base = dl->f_driver;
+	int sent = 0;
+	for (;;) {
+		/* The newest unit left, and the highest block with units left. */
+		struct fork_block *next = NULL;
+		uint64_t busy = 0;
+		for (size_t i = 0; i < nb; i++)
+			if (v[i].left) {
+				if (!next || v[i].b->e[v[i].left - 1].unit > next->b->e[next->left - 1].unit)
+					next = &v[i];
+				if (v[i].b->number > busy)
+					busy = v[i].b->number;
+			}
+		/* Emit the finished blocks above every pending one, highest first. */
+		for (;;) {
+			struct fork_block *done = NULL;
+			for (size_t i = 0; i < nb; i++)
+				if (!v[i].sent && !v[i].left && (!next || v[i].b->number > busy) &&
+					(!done || v[i].b->number > done->b->number))
+					done = &v[i];
+			if (!done)
+				break;
+			dl->f_hash = done->b->hash;
+			dl->f_block = (int64_t)done->b->number;
+			dl->f_driver = base + sent++;
+			done->sent = 1;
+			emit(dl, out); /* drops the journal block */
+			dl_ts_clear(dl, &dl->frame);
+			dl->st.reverted_blocks++;
+		}
+		if (!next)
+			break;
+		uint32_t to = next->left, from = to;
+		while (from > 0 && next->b->e[from - 1].unit == next->b->e[to - 1].unit)
+			from--;
+		undo_entries(dl, next->b, from, to);
+		next->left = from;
+	}
+	free(v);
+	return sent;
 }

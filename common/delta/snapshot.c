@@ -1,7 +1,8 @@
 /*
  * snapshot.c -- the state as a snapshot (docs/formats.md): every stored
  * row as a put line, sorted by table then key text, then the undo journal
- * (block and undo lines, oldest block first) and the checkpoint.  Loading
+ * (block lines, oldest block first, then undo lines in the order they were
+ * recorded) and the checkpoint.  Loading
  * a dump and dumping again is byte-identical.
  */
 #include <stdlib.h>
@@ -53,15 +54,37 @@ void dl_dump(struct dl *dl, struct sb *out)
 		}
 		free(v);
 	}
+	/* The journal: its blocks, then its entries in the order of recording
+	 * (a block's entries are in that order; the blocks' interleave). */
+	size_t nb = 0;
 	for (struct jblock *b = dl->jhead; b; b = b->next) {
 		sb_adds(out, "{\"op\":\"block\",\"block_number\":");
 		sb_add_u64(out, b->number);
 		sb_adds(out, ",\"block_hash\":\"");
 		sb_add_u256_hex(out, &b->hash);
 		sb_adds(out, "\"}\n");
-		for (uint32_t i = 0; i < b->n; i++)
-			dl_add_undo_line(dl, out, b->number, &b->hash, (int)b->e[i].tab, dl_je_key(b, &b->e[i]), b->e[i].before);
+		nb++;
 	}
+	struct jblock **bv = xcalloc(nb ? nb : 1, sizeof *bv);
+	uint32_t *at = xcalloc(nb ? nb : 1, sizeof *at);
+	nb = 0;
+	for (struct jblock *b = dl->jhead; b; b = b->next)
+		bv[nb++] = b;
+	for (;;) {
+		size_t k = nb;
+		for (size_t i = 0; i < nb; i++)
+			if (at[i] < bv[i]->n && (k == nb || bv[i]->e[at[i]].unit < bv[k]->e[at[k]].unit))
+				k = i;
+		if (k == nb)
+			break;
+		struct jblock *b = bv[k];
+		uint64_t unit = b->e[at[k]].unit;
+		for (; at[k] < b->n && b->e[at[k]].unit == unit; at[k]++)
+			dl_add_undo_line(dl, out, b->number, &b->hash, (int)b->e[at[k]].tab, dl_je_key(b, &b->e[at[k]]),
+				b->e[at[k]].before);
+	}
+	free(bv);
+	free(at);
 	if (dl->have_cp) {
 		sb_adds(out, "{\"op\":\"checkpoint\",\"driver_id\":");
 		sb_add_i64(out, dl->cp_driver);
@@ -118,7 +141,10 @@ static int load_undo(struct dl *dl)
 			return error("undo entry: key and before-image disagree");
 		before = dl_dup_row(dl, tab, row);
 	}
-	dl_jblock_add(dl, b, tab, key, before);
+	/* Consecutive entries of one block are one unit (dl_dump lists them in
+	 * the order of recording). */
+	uint64_t unit = b->n && b->e[b->n - 1].unit == dl->junit ? dl->junit : ++dl->junit;
+	dl_jblock_add(dl, b, tab, key, before, unit);
 	return 0;
 }
 

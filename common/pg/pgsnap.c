@@ -1,7 +1,7 @@
 /*
  * pgsnap.c -- see pgsnap.h.  Canonical order (docs/formats.md): tables by
  * name bytewise, rows by their key columns compared as text COLLATE "C" in
- * primary-key order; journal blocks by ord, entries by id.
+ * primary-key order; journal blocks by ord, then entries by id.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -133,43 +133,53 @@ static void dump_table(PGconn *conn, struct out *o, const char *name, const char
 	cat_table_free(&t);
 }
 
+/* The journal as dl_dump lists it: the blocks in the order they were
+ * journaled, then the entries in the order they were recorded (ids). */
 static void dump_journal(PGconn *conn, struct out *o, const char *pipeline)
 {
 	PQclear(run1(conn,
-		"DECLARE pgs_journal NO SCROLL CURSOR FOR"
-		" SELECT b.ord, b.block_number::text, b.block_hash, j.id IS NOT NULL, j.tbl, j.key::text, j.before::text"
-		" FROM pl_journal_block b"
-		" LEFT JOIN pl_journal j ON j.pipeline = b.pipeline AND j.block_hash = b.block_hash"
-		" WHERE b.pipeline = $1"
-		" ORDER BY b.ord, j.id",
+		"DECLARE pgs_blocks NO SCROLL CURSOR FOR"
+		" SELECT block_number::text, block_hash FROM pl_journal_block WHERE pipeline = $1 ORDER BY ord",
 		pipeline, PGRES_COMMAND_OK, EXIT_CONFIG, "read the undo journal"));
-	struct sb last = SB_INIT;
-	sb_adds(&last, "-");
+	for (;;) {
+		PGresult *r = run(conn, "FETCH FORWARD " FETCH_ROWS " FROM pgs_blocks", PGRES_TUPLES_OK, EXIT_SOFTWARE,
+			"fetch the undo journal");
+		int n = PQntuples(r);
+		for (int i = 0; i < n; i++) {
+			const char *bh = PQgetvalue(r, i, 1);
+			sb_addf(&o->b, "{\"op\":\"block\",\"block_number\":%s,\"block_hash\":", PQgetvalue(r, i, 0));
+			sb_add_jstr(&o->b, bh, strlen(bh));
+			sb_adds(&o->b, "}\n");
+			out_flush(o, 0);
+		}
+		PQclear(r);
+		if (n == 0)
+			break;
+	}
+	PQclear(run(conn, "CLOSE pgs_blocks", PGRES_COMMAND_OK, EXIT_SOFTWARE, "close a cursor"));
+	PQclear(run1(conn,
+		"DECLARE pgs_journal NO SCROLL CURSOR FOR"
+		" SELECT b.block_number::text, b.block_hash, j.tbl, j.key::text, j.before::text"
+		" FROM pl_journal j"
+		" JOIN pl_journal_block b ON b.pipeline = j.pipeline AND b.block_hash = j.block_hash"
+		" WHERE j.pipeline = $1"
+		" ORDER BY j.id",
+		pipeline, PGRES_COMMAND_OK, EXIT_CONFIG, "read the undo journal"));
 	for (;;) {
 		PGresult *r = run(conn, "FETCH FORWARD " FETCH_ROWS " FROM pgs_journal", PGRES_TUPLES_OK,
 			EXIT_SOFTWARE, "fetch the undo journal");
 		int n = PQntuples(r);
 		for (int i = 0; i < n; i++) {
-			const char *ord = PQgetvalue(r, i, 0), *bn = PQgetvalue(r, i, 1), *bh = PQgetvalue(r, i, 2);
-			if (strcmp(ord, last.buf)) {
-				sb_reset(&last);
-				sb_adds(&last, ord);
-				sb_addf(&o->b, "{\"op\":\"block\",\"block_number\":%s,\"block_hash\":", bn);
-				sb_add_jstr(&o->b, bh, strlen(bh));
-				sb_adds(&o->b, "}\n");
-			}
-			if (PQgetvalue(r, i, 3)[0] == 't') {
-				const char *tbl = PQgetvalue(r, i, 4);
-				sb_addf(&o->b, "{\"op\":\"undo\",\"block_number\":%s,\"block_hash\":", bn);
-				sb_add_jstr(&o->b, bh, strlen(bh));
-				sb_adds(&o->b, ",\"table\":");
-				sb_add_jstr(&o->b, tbl, strlen(tbl));
-				sb_adds(&o->b, ",\"key\":");
-				sb_adds(&o->b, PQgetvalue(r, i, 5));
-				sb_adds(&o->b, ",\"before\":");
-				sb_adds(&o->b, PQgetisnull(r, i, 6) ? "null" : PQgetvalue(r, i, 6));
-				sb_adds(&o->b, "}\n");
-			}
+			const char *bh = PQgetvalue(r, i, 1), *tbl = PQgetvalue(r, i, 2);
+			sb_addf(&o->b, "{\"op\":\"undo\",\"block_number\":%s,\"block_hash\":", PQgetvalue(r, i, 0));
+			sb_add_jstr(&o->b, bh, strlen(bh));
+			sb_adds(&o->b, ",\"table\":");
+			sb_add_jstr(&o->b, tbl, strlen(tbl));
+			sb_adds(&o->b, ",\"key\":");
+			sb_adds(&o->b, PQgetvalue(r, i, 3));
+			sb_adds(&o->b, ",\"before\":");
+			sb_adds(&o->b, PQgetisnull(r, i, 4) ? "null" : PQgetvalue(r, i, 4));
+			sb_adds(&o->b, "}\n");
 			out_flush(o, 0);
 		}
 		PQclear(r);
@@ -177,7 +187,6 @@ static void dump_journal(PGconn *conn, struct out *o, const char *pipeline)
 			break;
 	}
 	PQclear(run(conn, "CLOSE pgs_journal", PGRES_COMMAND_OK, EXIT_SOFTWARE, "close a cursor"));
-	sb_free(&last);
 }
 
 int pgs_dump(PGconn *conn, int fd, const char *pipeline)
