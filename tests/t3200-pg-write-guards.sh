@@ -84,4 +84,32 @@ test_expect_success 'a frame whose seq is not its work item'"'"'s: 65, quarantin
 	test "$(pg_sql -c "SELECT is_processed FROM driver_events WHERE id = $id")" = f
 '
 
+# After its first commit pg-write knows the checkpoint and folds the read
+# into the transaction's one round trip, as a guard: a checkpoint moved
+# under it (a hand edit, a writer without the lock) aborts the transaction,
+# which is then run again after reading it -- here that shows the next frame
+# stale.  Trusting what it committed last would have applied it.
+begin_line() { # DRIVER SEQ AFTER-DRIVER AFTER-SEQ HASH
+	printf '{"op":"begin","driver_id":%s,"seq":%s,"type":"StartBlock","block_number":99998,"block_hash":"%s","after":{"driver_id":%s,"seq":%s}}\n{"op":"end","driver_id":%s}\n' \
+		"$1" "$2" "$5" "$3" "$4" "$1"
+}
+test_expect_success 'a checkpoint moved under a running writer: its guard sees it, the next frame is stale (75)' '
+	pg_sql -c "INSERT INTO driver_events (sequence_index, type, block_hash) VALUES (6001, \$\$StartBlock\$\$, \$\$0x61\$\$), (6002, \$\$StartBlock\$\$, \$\$0x62\$\$)" &&
+	cd0=$(pg_sql -c "SELECT driver_id FROM pl_checkpoint") && cs0=$(pg_sql -c "SELECT seq FROM pl_checkpoint") &&
+	a=$(pg_sql -c "SELECT id FROM driver_events WHERE sequence_index = 6001") &&
+	b=$(pg_sql -c "SELECT id FROM driver_events WHERE sequence_index = 6002") &&
+	rm -f in.fifo && mkfifo in.fifo || return 1
+	pg-write <in.fifo >out 2>err &
+	p=$!
+	exec 3>in.fifo &&
+	begin_line "$a" 6001 "$cd0" "$cs0" 0x61 >&3 &&
+	wait_until 60 grep -q "\"seq\":6001" out &&
+	pg_sql -c "UPDATE pl_checkpoint SET driver_id = $cd0, seq = $cs0" &&
+	begin_line "$b" 6002 "$a" 6001 0x62 >&3 && exec 3>&- &&
+	{ wait $p; rc=$?; } ; { test $rc = 75 || { echo "exit $rc"; cat err; false; }; } &&
+	grep -q "builds on checkpoint driver_id $a seq 6001 but the database.s checkpoint is driver_id $cd0 seq $cs0" err &&
+	test "$(pg_sql -c "SELECT seq FROM pl_checkpoint")" = "$cs0" &&
+	test "$(pg_sql -c "SELECT is_processed FROM driver_events WHERE id = $b")" = f
+'
+
 test_done

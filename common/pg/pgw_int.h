@@ -128,6 +128,7 @@ struct coal_ent {
 
 enum { K_CMD,
 	K_CP,
+	K_CPX, /* the checkpoint guard of a one-round-trip transaction (pgw_cpexp) */
 	K_VERIFY,
 	K_COMMIT,
 	K_COAL }; /* a multi-row statement of several frames: the frame is not known */
@@ -156,7 +157,9 @@ struct pgw {
 	int nex, aex;
 	/* outcome of the transaction being run */
 	int failed, fail_frame, fail_kind;
-	/* checkpoint as read in the current transaction */
+	/* checkpoint as read in the current transaction, or as the last one
+	 * committed it (cp_known: the next transaction needs no read first) */
+	int cp_known;
 	int have_cp;
 	int64_t cp_driver, cp_seq, cp_fin;
 	/* journal pruning: last finalized pruned, lowest block journaled since */

@@ -11,6 +11,12 @@
  *              revert/prune DELETEs; then checkpoint upsert; COMMIT; Sync
  *              (a Sync every SEGMENT statements keeps buffers bounded)
  *
+ * Once this writer has committed, it knows the checkpoint, and segment 1
+ * becomes a guard at the head of segment 2 -- BEGIN; the checkpoint FOR
+ * UPDATE, failing (PLC01) unless it is the one last committed; ... COMMIT:
+ * one round trip.  If the guard fails, the transaction is run again the
+ * long way (tx_run).
+ *
  * Every queued statement carries the index of its frame, so the first
  * error names the frame to quarantine.  The frames before it are then
  * re-applied in a new transaction, acked, and the program stops (65).
@@ -38,7 +44,8 @@
 
 enum { TX_OK,
 	TX_FAIL,
-	TX_COMMIT_FAIL };
+	TX_COMMIT_FAIL,
+	TX_CP_MOVED }; /* tx_try only: the checkpoint guard failed, run it again */
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -97,6 +104,16 @@ struct pgw *pgw_new(PGconn *conn, const struct pgw_opts *opts)
 	/* Every bookkeeping statement is keyed by the pipeline: its last parameter (pgw_send_book). */
 	prepare_or_die(conn, "pgw_cpget", "SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $1 FOR UPDATE", 1,
 		EXIT_CONFIG);
+	/* The same check in the transaction's one round trip (tx_run): the
+	 * checkpoint this writer committed last ($1 have, $2 driver, $3 seq, $4
+	 * finalized) must still be the pipeline's, or the transaction aborts with
+	 * PLC01 and is run again after reading it (pgw_cpget). */
+	prepare_or_die(conn, "pgw_cpexp",
+		"WITH c AS (SELECT driver_id, seq, finalized FROM pl_checkpoint WHERE pipeline = $5 FOR UPDATE)"
+		" SELECT CASE WHEN count(*) <> CASE WHEN $1::boolean THEN 1 ELSE 0 END"
+		" OR count(*) FILTER (WHERE driver_id = $2::bigint AND seq = $3::bigint AND finalized = $4::bigint)"
+		" <> count(*) THEN pl_fail('PLC01', 'the checkpoint of pipeline ' || $5::text || ' moved') END FROM c",
+		5, EXIT_CONFIG);
 	prepare_or_die(conn, "pgw_cpput",
 		"INSERT INTO pl_checkpoint (pipeline, driver_id, seq, finalized, updated_at)"
 		" VALUES ($4, $1, $2, $3, now()) ON CONFLICT (pipeline) DO UPDATE SET"
@@ -242,8 +259,43 @@ static void add_checkpoint(struct sb *sb, int have, int64_t d, int64_t s)
 		sb_adds(sb, "none");
 }
 
+/*
+ * One transaction.  The checkpoint it builds on: the one this writer
+ * committed last, if it knows it (w->cp_known) -- then BEGIN, the guard
+ * (pgw_cpexp), the frames and COMMIT go in one round trip, and if the guard
+ * finds the checkpoint moved (PLC01) the transaction is rolled back and run
+ * again the long way: read the checkpoint FOR UPDATE first, one more round
+ * trip.
+ */
+static int tx_try(struct pgw *w, int first, int n, int *bad);
+
+/* After a failed transaction: roll back what the server still holds. */
+static void rollback(struct pgw *w)
+{
+	/* What the journal holds is unknown after a rollback: prune again next time. */
+	w->prune_fin = -1;
+	w->min_new_block = INT64_MAX;
+	if (PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(w->conn, "ROLLBACK");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			pgc_die(w->conn, r, EXIT_TEMPFAIL, "roll back");
+		PQclear(r);
+	}
+	pgw_coal_reset(w);
+}
+
 static int tx_run(struct pgw *w, int first, int n, int *bad)
 {
+	int rc = tx_try(w, first, n, bad);
+	if (rc == TX_CP_MOVED)
+		rc = tx_try(w, first, n, bad); /* w->cp_known is 0 now */
+	return rc;
+}
+
+static int tx_try(struct pgw *w, int first, int n, int *bad)
+{
+	int fast = w->cp_known;
+	w->cp_known = 0; /* until this transaction commits */
 	w->failed = 0;
 	w->stale = 0;
 	w->nex = 0;
@@ -251,10 +303,18 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 		pgw_conn_die(w, "enter pipeline mode");
 	pgw_send_plain(w, "BEGIN", -1, K_CMD);
 	pb_reset(&w->pb);
-	pgw_send_book(w, "pgw_cpget", -1, K_CP);
-	pgw_segment_end(w);
-	if (w->failed)
-		die_code(EXIT_CONFIG, "unable to read the checkpoint: %s", w->reason.buf);
+	if (fast) {
+		pb_add(&w->pb, w->have_cp ? "t" : "f", 1);
+		pb_i64(&w->pb, w->cp_driver);
+		pb_i64(&w->pb, w->cp_seq);
+		pb_i64(&w->pb, w->cp_fin);
+		pgw_send_book(w, "pgw_cpexp", -1, K_CPX);
+	} else {
+		pgw_send_book(w, "pgw_cpget", -1, K_CP);
+		pgw_segment_end(w);
+		if (w->failed)
+			die_code(EXIT_CONFIG, "unable to read the checkpoint: %s", w->reason.buf);
+	}
 	int have = w->have_cp;
 	int64_t cd = w->cp_driver, cs = w->cp_seq, fin = w->cp_fin;
 	w->batch_fin = -1;
@@ -321,6 +381,14 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 	}
 	if (!PQexitPipelineMode(w->conn))
 		pgw_conn_die(w, "leave pipeline mode");
+	if (w->failed && w->fail_kind == K_CPX) {
+		/* Everything above was decided on a checkpoint that is not the
+		 * database's: nothing of it counts. */
+		sb_free(&local_reason);
+		pgw_stage_end(w, 0);
+		rollback(w);
+		return TX_CP_MOVED;
+	}
 	if (!w->failed && local_frame >= 0) {
 		w->failed = 1;
 		w->fail_frame = local_frame;
@@ -331,18 +399,16 @@ static int tx_run(struct pgw *w, int first, int n, int *bad)
 	}
 	sb_free(&local_reason);
 	pgw_stage_end(w, !w->failed);
-	if (!w->failed)
+	if (!w->failed) {
+		/* Committed: the pipeline's checkpoint is what this transaction left. */
+		w->cp_known = 1;
+		w->have_cp = have;
+		w->cp_driver = cd;
+		w->cp_seq = cs;
+		w->cp_fin = fin;
 		return TX_OK;
-	/* What the journal holds is unknown after a rollback: prune again next time. */
-	w->prune_fin = -1;
-	w->min_new_block = INT64_MAX;
-	if (PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(w->conn, "ROLLBACK");
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			pgc_die(w->conn, r, EXIT_TEMPFAIL, "roll back");
-		PQclear(r);
 	}
-	pgw_coal_reset(w);
+	rollback(w);
 	/* A multi-row statement of several frames failed: find the frame as
 	 * for a failed COMMIT, one frame per transaction. */
 	if (w->fail_kind == K_COMMIT || w->fail_kind == K_COAL)
