@@ -71,4 +71,40 @@ test_expect_success 'a malformed amount is a syntax refusal, a stray end is a fr
 	jq -e ".kind == \"framing\" and .driver_id == null" rej3 >/dev/null
 '
 
+# Multi-block frames (a source's block ranges) and reorgs with fork_block:
+# the journal is undone in the reverse order of recording, and a fork that a
+# later change to a kept block makes inexact is refused -- also when that
+# block has become final (left the journal) since.
+range_frame() { # DRIVER BLOCK:KEY:AMOUNT...
+	local d=$1 ev b k a
+	shift
+	printf '{"op":"begin","driver_id":%s,"seq":%s,"type":"CatchupVault","block_number":%s,"block_hash":"0x%x"}\n' "$d" "$d" "${1%%:*}" $((0x1000 + ${1%%:*}))
+	for ev in "$@"; do
+		IFS=: read -r b k a <<<"$ev"
+		printf '{"op":"event","block_number":%s,"block_hash":"0x%x","key":"%s","amount":"%s"}\n' "$b" $((0x1000 + b)) "$k" "$a"
+	done
+	printf '{"op":"end","driver_id":%s}\n' "$d"
+}
+fork_frame() { # DRIVER FORK
+	printf '{"op":"begin","driver_id":%s,"seq":%s,"type":"RevertBlock","block_number":%s,"block_hash":"0x0","fork_block":%s}\n{"op":"end","driver_id":%s}\n' "$1" "$1" "$2" "$2" "$1"
+}
+test_expect_success 'interleaved ranges: a fork below them is undone in recording order, exactly' '
+	{ range_frame 1 5:0x1:1 5:0x2:3; range_frame 2 7:0x1:10 8:0x2:1; range_frame 3 6:0x1:100 7:0x2:7; } >ia &&
+	{ cat ia; fork_frame 4 5; } >ib &&
+	range_frame 1 5:0x1:1 5:0x2:3 | "$APPLY" --finality 100 --dump-state da >/dev/null &&
+	"$APPLY" --finality 100 --dump-state db <ib >/dev/null &&
+	grep "\"op\":\"put\"" da >exp && grep "\"op\":\"put\"" db >got && test_cmp exp got
+'
+
+test_expect_success 'a fork inside an interleaved range is refused, also after the kept change became final' '
+	{ range_frame 1 5:0x1:1 11:0x1:10; range_frame 2 6:0x1:32; } >ic &&
+	{ cat ic; fork_frame 3 10; } >id &&
+	test_must_fail --code 65 "$APPLY" --finality 100 <id >out 2>err &&
+	! grep -q RevertBlock out &&
+	grep -q "unable to revert to fork block 10 exactly: block 6, which stays, was changed after block 11" err &&
+	{ cat ic; range_frame 3 14:0x2:5; fork_frame 4 10; } >ie &&
+	test_must_fail --code 65 "$APPLY" --finality 8 <ie >out 2>err &&
+	grep -q "unable to revert to fork block 10 exactly: a block that is final now (at or below 6) was changed after block 11" err
+'
+
 test_done

@@ -71,7 +71,8 @@ struct dl {
 
 	/* journal, oldest block first */
 	struct jblock *jhead, *jtail;
-	uint64_t junit; /* the last journal unit number given out */
+	uint64_t junit;	     /* the last journal unit number given out */
+	uint64_t final_unit; /* the newest unit that left the journal final (this process only) */
 	uint64_t finalized;
 	int have_cp;
 	int64_t cp_driver, cp_seq;

@@ -93,6 +93,13 @@ int dl_journal_mentions(const struct dl *dl, int tab, const void *key)
 	return 0;
 }
 
+/* Block b's changes are final: remember the newest (dl_revert_fork). */
+static void note_final(struct dl *dl, const struct jblock *b)
+{
+	if (b->n && b->e[b->n - 1].unit > dl->final_unit)
+		dl->final_unit = b->e[b->n - 1].unit;
+}
+
 /* Drop the blocks at or below the finality horizon; their changes are final. */
 void dl_journal_prune(struct dl *dl)
 {
@@ -108,6 +115,7 @@ void dl_journal_prune(struct dl *dl)
 	}
 	while (pruned) {
 		struct jblock *next = pruned->next;
+		note_final(dl, pruned);
 		if (dl->dom->on_final)
 			for (uint32_t i = 0; i < pruned->n; i++)
 				dl->dom->on_final(dl, (int)pruned->e[i].tab, dl_je_key(pruned, &pruned->e[i]));
@@ -119,6 +127,7 @@ void dl_journal_prune(struct dl *dl)
 void dl_journal_drop(struct dl *dl, struct jblock *b)
 {
 	dl_journal_unlink(dl, b);
+	note_final(dl, b);
 	if (dl->dom->on_final)
 		for (uint32_t i = 0; i < b->n; i++)
 			dl->dom->on_final(dl, (int)b->e[i].tab, dl_je_key(b, &b->e[i]));
@@ -263,8 +272,9 @@ int dl_revert(struct dl *dl)
  * touched since the frame before it: each frame holds the rows' images at
  * that point, so the frames applied in order end in the exact state.
  *
- * A kept block (at or below the fork) changed after the first change above
- * the fork is a fork inside an interleaved range: its changes were made on
+ * A kept block (at or below the fork, in the journal or final already)
+ * changed after the first change above the fork is a fork inside an
+ * interleaved range: its changes were made on
  * top of ones being reverted, and before-images cannot take those out and
  * keep these.  That reorg is refused before anything is reverted.
  *
@@ -305,6 +315,17 @@ int dl_revert_fork(struct dl *dl, struct sb *out, void (*emit)(struct dl *, stru
 				     "nothing was reverted",
 				(long long)dl->fork, (unsigned long long)x->number, (unsigned long long)fb->number);
 		}
+	/* The same for a change that has left the journal since (its block is
+	 * final now).  Known in this process only: units are numbered afresh
+	 * when a snapshot is loaded (docs/intuition.md, "Known limits"). */
+	if (fb && dl->final_unit > first) {
+		free(v);
+		return error("unable to revert to fork block %lld exactly: a block that is final now (at or below %llu) was "
+			     "changed after block %llu, above the fork (one message covered blocks on both sides of the fork "
+			     "and another was interleaved with it: see docs/intuition.md, \"Known limits\"); "
+			     "nothing was reverted",
+			(long long)dl->fork, (unsigned long long)dl->finalized, (unsigned long long)fb->number);
+	}
 	int64_t base = dl->f_driver;
 	int sent = 0;
 	for (;;) {
